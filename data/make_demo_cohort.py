@@ -12,7 +12,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.demo import DEMO_PATH, DEMO_SEED, DEMO_SIZE, demo_csv_bytes, make_demo_cohort  # noqa: E402
+from core.demo import (  # noqa: E402
+    DEMO_PATH,
+    DEMO_SEED,
+    DEMO_SIZE,
+    demo_csv_bytes,
+    make_demo_cohort,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
