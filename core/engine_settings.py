@@ -1,0 +1,89 @@
+"""Settings of the clustering engine, each with a default and the reason for it.
+
+Pages show this table so that every size threshold the engine applies is
+visible; callers pass other values through the settings dataclasses.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One engine setting with its default and the reason for that default."""
+
+    name: str
+    default: float
+    unit: str
+    reason: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "silhouette_sample_above",
+        10_000,
+        "patients",
+        "The silhouette needs all pairwise distances (quadratic in n). Above this "
+        "size it is estimated on a seeded random sample and reported as an estimate.",
+    ),
+    Setting(
+        "silhouette_sample_size",
+        5_000,
+        "patients",
+        "Sample size for the silhouette estimate on large cohorts.",
+    ),
+    Setting(
+        "minibatch_above",
+        50_000,
+        "patients",
+        "Above this size MiniBatchKMeans replaces KMeans to keep fitting fast; its "
+        "clusters are close to, but not identical with, full k-means.",
+    ),
+    Setting(
+        "gap_references",
+        10,
+        "reference sets",
+        "Number of uniform reference data sets B for the gap statistic "
+        "(Tibshirani, Walther and Hastie 2001).",
+    ),
+    Setting(
+        "gap_sample_size",
+        5_000,
+        "patients",
+        "Above this size the gap statistic is computed on a seeded sample, because "
+        "it refits k-means B times per k.",
+    ),
+    Setting(
+        "bootstrap_resamples",
+        100,
+        "resamples",
+        "Bootstrap resamples for cluster stability (Hennig 2007).",
+    ),
+    Setting(
+        "bootstrap_sample_above",
+        10_000,
+        "patients",
+        "Above this size each stability resample draws this many patients with "
+        "replacement instead of the whole cohort.",
+    ),
+    Setting(
+        "quadratic_algorithm_limit",
+        10_000,
+        "patients",
+        "Ward linkage and HDBSCAN need memory and time quadratic in n; larger "
+        "cohorts are rejected for them.",
+    ),
+    Setting(
+        "between_clusters_margin",
+        0.10,
+        "fraction",
+        "A patient is 'between clusters' when the two nearest centroid distances "
+        "differ by less than this fraction of the nearest one.",
+    ),
+    Setting(
+        "nearest_patients",
+        20,
+        "patients",
+        "Number of most similar cohort patients shown on the lookup page.",
+    ),
+)
+DEFAULTS: dict[str, float] = {s.name: s.default for s in SETTINGS}
