@@ -81,8 +81,8 @@ PERCENTILES: dict[str, tuple[tuple[float, float], ...]] = {
 # Columns interpolated on the log scale, which keeps their right skew.
 LOG_SCALE = frozenset({"Blood sugar", "CK-MB", "Troponin"})
 
-# Spearman rank correlations of the Zheen cohort; pairs not listed are within
-# 0.04 of zero there and are drawn independent.
+# Spearman rank correlations of the Zheen cohort. Pairs not listed are within
+# 0.04 of zero there, so they are drawn independent.
 SPEARMAN: dict[tuple[str, str], float] = {
     ("Age", "Gender"): -0.10,
     ("Age", "Troponin"): 0.37,

@@ -1,10 +1,10 @@
 """Safe CSV downloads and fitted-model bundles with a checked manifest.
 
-A bundle is two files in ``models/``: ``<name>.joblib`` with the fitted
-preprocessing pipeline, k-means model, settings and centroids, and
-``<name>.json``, a manifest with the seed, library versions, features,
-preprocessing settings, centroids, the sha256 of the training data and the
-sha256 of the joblib file. ``load_bundle`` checks the checksum and the library
+A bundle is two files in ``models/``. ``<name>.joblib`` contains the fitted
+preprocessing pipeline, the k-means model, the settings and the centroids.
+``<name>.json`` is its manifest: seed, library versions, features,
+preprocessing settings, centroids, and the sha256 of the training data and of
+the joblib file. ``load_bundle`` checks the checksum and the library
 versions before it unpickles anything. The bundle stores no patient rows: the
 scaled matrix and the labels of a fit stay out of it.
 """
@@ -69,7 +69,9 @@ def to_safe_csv(frame: pd.DataFrame, index: bool = False) -> bytes:
     Returns
     -------
     bytes
-        UTF-8 CSV without a byte-order mark, with Unix line endings.
+        UTF-8 CSV without a byte-order mark. Lines end in CRLF as RFC 4180
+        specifies, which also makes the writer quote a cell containing a lone
+        carriage return.
     """
     table = frame.reset_index() if index else frame.copy()
     table.columns = [neutralise_cell(str(name)) for name in table.columns]
@@ -79,7 +81,7 @@ def to_safe_csv(frame: pd.DataFrame, index: bool = False) -> bytes:
         if not pd.api.types.is_numeric_dtype(column):
             table.isetitem(position, column.map(neutralise_cell).astype(object))
 
-    return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return table.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,8 @@ def _bundle_paths(name: str, directory: Path) -> tuple[Path, Path]:
     # The name pattern already excludes separators; this guards symlinks too.
     if joblib_path.parent != root:
         raise ModelBundleError(
-            f"Model bundle {name!r} resolves outside {root}; "
-            "keep bundles as plain files in the models directory."
+            f"Model bundle {name!r} resolves outside {root}. "
+            "Keep bundles as plain files in the models directory."
         )
     return joblib_path, root / f"{name}.json"
 
@@ -269,23 +271,23 @@ def _as_plain_dict(settings: Any) -> dict[str, Any] | None:
 def _read_manifest(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelBundleError(
-            f"Model bundle manifest {path.name} not found in {path.parent}; "
-            "save the model again or choose another bundle."
+            f"Model bundle manifest {path.name} not found in {path.parent}. "
+            "Save the model again or choose another bundle."
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelBundleError(
-            f"Model bundle manifest {path.name} is not valid JSON ({error}); "
-            "save the model again."
+            f"Model bundle manifest {path.name} is not valid JSON ({error}). "
+            "Save the model again."
         ) from error
 
     required = ("format", "joblib_sha256", "library_versions", "features")
     missing = [key for key in required if key not in manifest]
     if not isinstance(manifest, dict) or missing:
         raise ModelBundleError(
-            f"Model bundle manifest {path.name} lacks {missing or 'an object'}; "
-            "save the model again."
+            f"Model bundle manifest {path.name} lacks {missing or 'an object'}. "
+            "Save the model again."
         )
     return manifest
 
@@ -293,8 +295,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 def _read_payload(path: Path) -> bytes:
     if not path.is_file():
         raise ModelBundleError(
-            f"Model file {path.name} not found in {path.parent}; "
-            "save the model again or choose another bundle."
+            f"Model file {path.name} not found in {path.parent}. "
+            "Save the model again or choose another bundle."
         )
     return path.read_bytes()
 
@@ -319,8 +321,8 @@ def _check_versions(name: str, manifest: dict) -> None:
     ]
     if differing:
         raise ModelBundleError(
-            f"Model bundle {name!r} was saved with " + ", ".join(differing) + "; "
-            "it was not loaded. Refit the model with these versions, or install "
+            f"Model bundle {name!r} was saved with " + ", ".join(differing) + ", "
+            "so it was not loaded. Refit the model with these versions, or install "
             "the versions it was saved with."
         )
 
@@ -328,7 +330,7 @@ def _check_versions(name: str, manifest: dict) -> None:
 def _to_bundle(name: str, content: Any, manifest: dict) -> ModelBundle:
     if not isinstance(content, dict) or any(k not in content for k in _CONTENT_KEYS):
         raise ModelBundleError(
-            f"Model bundle {name!r} does not contain a fitted model; save it again."
+            f"Model bundle {name!r} does not contain a fitted model. Save it again."
         )
     logger.info("Loaded model bundle %s", name)
     return ModelBundle(

@@ -22,7 +22,7 @@ from core.demo import (  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Generate the demo cohort and write it; return the process exit code."""
+    """Generate the demo cohort, write it and return the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=DEMO_SEED, help="generator seed")
     parser.add_argument("--size", type=int, default=DEMO_SIZE, help="number of rows")
