@@ -340,47 +340,48 @@ def box_chart(
     return alt.layer(whisker, box, median).properties(height=40 + 28 * len(frame))
 
 
-def outcome_rate_chart(
-    rates: pd.DataFrame, cohort_rate: float, names: dict[int, str] | None = None
-):
+def outcome_rate_chart(rates: pd.DataFrame, names: dict[int, str] | None = None):
     """Build outcome rate per cluster with its interval and the cohort rate.
 
     Parameters
     ----------
     rates : pandas.DataFrame
-        One row per cluster with columns ``cluster``, ``rate``, ``low`` and
-        ``high`` (shares 0-1; ``low``/``high`` the Wilson 95 % interval).
-    cohort_rate : float
-        Outcome share of the whole cohort (0-1), drawn as a vertical rule.
+        Output of ``core.profiles.outcome_by_cluster``: index ``cluster``,
+        one row per cluster, columns ``rate``, ``rate_low``, ``rate_high``
+        (Wilson 95 % interval) and ``cohort_rate``, all shares 0-1.
     names : dict of int to str, optional
         Cluster names for the axis.
 
     Returns
     -------
     altair.LayerChart
+        Bars with interval whiskers and a dashed rule at the cohort rate.
     """
-    frame = rates[["cluster", "rate", "low", "high"]].copy()
+    frame = rates.reset_index()[["cluster", "rate", "rate_low", "rate_high"]]
     frame["cluster"] = [_cluster_title(int(c), names) for c in frame["cluster"]]
     axis = alt.Axis(format="%")
 
-    base = alt.Chart(frame).encode(y=alt.Y("cluster:N", title=None))
+    base = alt.Chart(frame).encode(y=alt.Y("cluster:N", title=None, sort=None))
     bars = base.mark_bar(opacity=0.7).encode(
         x=alt.X("rate:Q", title="Outcome rate (95 % Wilson interval)", axis=axis),
         tooltip=[
             "cluster:N",
             alt.Tooltip("rate:Q", format=".1%"),
-            alt.Tooltip("low:Q", format=".1%"),
-            alt.Tooltip("high:Q", format=".1%"),
+            alt.Tooltip("rate_low:Q", format=".1%", title="Lower limit"),
+            alt.Tooltip("rate_high:Q", format=".1%", title="Upper limit"),
         ],
     )
     interval = base.mark_errorbar(ticks=True).encode(
-        x=alt.X("low:Q", axis=axis), x2="high:Q"
+        x=alt.X("rate_low:Q", axis=axis), x2="rate_high:Q"
     )
-    rule_data = pd.DataFrame({"rate": [cohort_rate], "label": ["cohort rate"]})
+    cohort_rate = float(rates["cohort_rate"].iloc[0]) if len(rates) else 0.0
     rule = (
-        alt.Chart(rule_data)
+        alt.Chart(pd.DataFrame({"cohort_rate": [cohort_rate]}))
         .mark_rule(color="black", strokeDash=[4, 4])
-        .encode(x="rate:Q", tooltip=[alt.Tooltip("rate:Q", format=".1%")])
+        .encode(
+            x="cohort_rate:Q",
+            tooltip=[alt.Tooltip("cohort_rate:Q", format=".1%", title="Cohort rate")],
+        )
     )
     return alt.layer(bars, interval, rule).properties(height=40 + 32 * len(frame))
 

@@ -1,0 +1,252 @@
+"""Session-state keys, cached engine calls and the cohort in use.
+
+The cohort lives per session in ``st.session_state``: the uploaded bytes, the
+column mapping and the built ``Cohort``. Nothing is written to disk. Engine
+results are cached with ``st.cache_data`` under a key made of the content
+hash, the mapping, the accepted unit conversions and the settings, so the
+engine runs once per cohort content and settings, and changing page or a
+chart option does not refit. Cached functions take the large objects with a
+leading underscore (not hashed) next to the key that identifies them.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, field, replace
+
+import streamlit as st
+
+from core.clustering import ClusterResult, ClusterSettings, fit_clusters
+from core.cohort import Cohort, build_cohort
+from core.demo import DEMO_LABEL, DEMO_PATH
+from core.errors import CohortError, ColumnMappingError
+from core.mapping import ColumnMapping, suggest_mapping
+from core.preprocessing import PreprocessSettings
+from core.reading import SEPARATOR_NAMES, RawTable, read_table
+
+logger = logging.getLogger(__name__)
+
+# Session-state keys that are not widgets.
+SOURCE = "cohort_source"
+COHORT = "cohort"
+COHORT_EXCLUDES = "cohort_excludes_implausible"
+PENDING = "pending_source"
+UPLOAD_ERROR = "upload_error"
+LAST_UPLOAD_ID = "last_upload_id"
+SETTINGS = "cluster_settings"
+STABILITY_RUNS = "stability_runs"
+REFERENCE_TABLE = "reference_table"
+
+# Widget keys.
+UPLOADER = "data_uploader"
+DEMO_BUTTON = "data_demo_button"
+MAPPING_FORM = "data_mapping_form"
+MAPPING_PREFIX = "data_mapping_"
+UNITS_FORM = "data_units_form"
+UNITS_PREFIX = "data_units_"
+K_SELECT = "clustering_k"
+LOG_TOGGLE = "clustering_log"
+GENDER_TOGGLE = "clustering_gender"
+IMPLAUSIBLE_TOGGLE = "clustering_implausible"
+SEED_INPUT = "clustering_seed"
+STABILITY_BUTTON = "clustering_stability"
+ALGORITHM_SELECT = "clustering_algorithm"
+LOOKUP_FORM = "lookup_form"
+LOOKUP_PICK = "lookup_pick"
+LOOKUP_PREFIX = "lookup_"
+REFERENCE_EDITOR = "lookup_reference_editor"
+
+CACHE_ENTRIES = 8
+CACHE_TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Clustering choices made on the Clustering page and used by every page."""
+
+    k: int | None = None
+    log_transform: bool = True
+    include_gender: bool = False
+    exclude_implausible: bool = True
+    seed: int = 42
+
+    def cluster_settings(self) -> ClusterSettings:
+        """Return the engine settings for these choices."""
+        preprocess = PreprocessSettings(self.log_transform, self.include_gender)
+        return ClusterSettings(k=self.k, seed=self.seed, preprocess=preprocess)
+
+
+@dataclass(frozen=True)
+class CohortSource:
+    """Bytes of one cohort file with the choices that turn it into a ``Cohort``."""
+
+    data: bytes = field(repr=False)
+    filename: str
+    digest: str
+    mapping: ColumnMapping | None = None
+    convert: tuple[str, ...] = ()
+    is_demo: bool = False
+    columns: tuple[str, ...] = ()
+    file_format: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Cache key: content hash, mapping and accepted unit conversions."""
+        return f"{self.digest}|{mapping_key(self.mapping)}|{','.join(self.convert)}"
+
+    @property
+    def display_name(self) -> str:
+        """File name, labelled as synthetic for the demo cohort."""
+        if self.is_demo:
+            return f"SYNTHETIC: {DEMO_LABEL}"
+        return self.filename
+
+
+def mapping_key(mapping: ColumnMapping | None) -> str:
+    """Return a stable text form of a column mapping for cache keys."""
+    if mapping is None:
+        return "suggested"
+    items = sorted(mapping.features.items(), key=lambda item: item[0])
+    return repr((items, mapping.outcome, mapping.patient_id))
+
+
+def make_source(data: bytes, filename: str, is_demo: bool = False) -> CohortSource:
+    """Wrap uploaded bytes with their sha256 digest."""
+    digest = hashlib.sha256(data).hexdigest()
+    return CohortSource(data, filename, digest, is_demo=is_demo)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _build_cached(_source: CohortSource, key: str, exclude_implausible: bool) -> Cohort:
+    raw = read_table(_source.data, _source.filename)
+    mapping = _source.mapping or suggest_mapping(list(raw.frame.columns))
+    return build_cohort(
+        raw, mapping, _source.convert, exclude_implausible=exclude_implausible
+    )
+
+
+def build_from_source(source: CohortSource, exclude_implausible: bool) -> Cohort:
+    """Build (or fetch from the cache) the cohort described by ``source``."""
+    with st.spinner("Reading the cohort..."):
+        return _build_cached(source, source.key, exclude_implausible)
+
+
+def inspect_source(source: CohortSource) -> CohortSource:
+    """Read the file once to fill in its columns and suggested mapping.
+
+    NOTE: the file is read here and again inside the cached build, so a new
+    upload is parsed twice; the second read is skipped on later reruns.
+    """
+    raw = read_table(source.data, source.filename)
+    columns = tuple(str(c) for c in raw.frame.columns)
+    mapping = source.mapping or suggest_mapping(list(columns))
+    return replace(
+        source, columns=columns, mapping=mapping, file_format=describe_format(raw)
+    )
+
+
+def describe_format(raw: RawTable) -> tuple[tuple[str, str], ...]:
+    """Return the detected file format as (fact, value) pairs for display."""
+    separator = SEPARATOR_NAMES.get(raw.separator, repr(raw.separator))
+    facts = [("Kind", "Excel workbook" if raw.kind == "xlsx" else "CSV text")]
+    if raw.kind == "csv":
+        facts += [("Encoding", raw.encoding), ("Separator", separator)]
+    facts += [("Decimal mark", repr(raw.decimal)), ("Data rows", f"{len(raw.frame):,}")]
+    if raw.empty_rows_dropped:
+        facts.append(("Empty rows skipped", f"{raw.empty_rows_dropped:,}"))
+    return tuple(facts)
+
+
+def activate(source: CohortSource) -> None:
+    """Make ``source`` the cohort in use, or keep the previous one on failure.
+
+    A ``ColumnMappingError`` keeps the source as pending so that the Data page
+    can offer the mapping form; any other ``CohortError`` stores its message.
+    """
+    state = st.session_state
+    state.pop(UPLOAD_ERROR, None)
+    try:
+        source = inspect_source(source)
+        cohort = build_from_source(source, current_settings().exclude_implausible)
+    except ColumnMappingError as error:
+        state[PENDING] = source
+        state[UPLOAD_ERROR] = str(error)
+        return
+    except CohortError as error:
+        state[UPLOAD_ERROR] = str(error)
+        return
+
+    state[SOURCE] = source
+    state[COHORT] = cohort
+    state[COHORT_EXCLUDES] = current_settings().exclude_implausible
+    state.pop(PENDING, None)
+    state[STABILITY_RUNS] = set()
+    logger.info("Cohort activated (%d rows read)", cohort.report.rows_read)
+
+
+def accept_upload(data: bytes, filename: str, upload_id: str | None = None) -> None:
+    """Load uploaded bytes as the new cohort once per upload.
+
+    ``upload_id`` identifies the uploaded file; a rerun with the same id is
+    ignored, so that going back to the demo is not undone by the uploader
+    still holding the file.
+    """
+    upload_id = upload_id or hashlib.sha256(data).hexdigest()
+    if st.session_state.get(LAST_UPLOAD_ID) == upload_id:
+        return
+    st.session_state[LAST_UPLOAD_ID] = upload_id
+    activate(make_source(data, filename))
+
+
+def load_demo() -> None:
+    """Make the synthetic demo cohort in ``data/`` the cohort in use."""
+    activate(make_source(DEMO_PATH.read_bytes(), DEMO_PATH.name, is_demo=True))
+
+
+def ensure_cohort() -> Cohort:
+    """Return the cohort in use, loading the demo cohort on the first visit.
+
+    The cohort is rebuilt when the "exclude implausible rows" choice changed
+    since it was built.
+    """
+    state = st.session_state
+    if COHORT not in state:
+        load_demo()
+    if COHORT not in state:
+        st.error(state.get(UPLOAD_ERROR, "The demo cohort failed to load."))
+        st.stop()
+
+    exclude = current_settings().exclude_implausible
+    if state.get(COHORT_EXCLUDES) != exclude:
+        state[COHORT] = build_from_source(state[SOURCE], exclude)
+        state[COHORT_EXCLUDES] = exclude
+    return state[COHORT]
+
+
+def current_source() -> CohortSource:
+    """Return the source of the cohort in use."""
+    return st.session_state[SOURCE]
+
+
+def current_settings() -> AppSettings:
+    """Return the clustering choices of this session (defaults at first)."""
+    return st.session_state.get(SETTINGS, AppSettings())
+
+
+def store_settings(settings: AppSettings) -> None:
+    """Store new clustering choices for every page of this session."""
+    st.session_state[SETTINGS] = settings
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _fit_cached(
+    _cohort: Cohort, cohort_key: str, settings: AppSettings
+) -> ClusterResult:
+    return fit_clusters(_cohort.features, settings.cluster_settings())
+
+
+def fit_current(settings: AppSettings | None = None) -> ClusterResult:
+    """Fit (or fetch from the cache) the clusters of the cohort in use."""
+    settings = settings or current_settings()
+    cohort = ensure_cohort()
+    with st.spinner("Clustering the cohort..."):
+        return _fit_cached(cohort, cohort.fingerprint, settings)

@@ -1,0 +1,105 @@
+"""Widgets shared by the pages: disclaimer, cohort summary, basis and errors.
+
+Text that comes from an uploaded file (column names, identifiers, values) is
+shown only through ``st.dataframe``, ``st.text``, ``st.code`` or markdown that
+``escape_markdown`` has neutralised. No widget here renders HTML.
+"""
+
+import re
+from collections.abc import Iterable
+
+import streamlit as st
+
+from core.cohort import Cohort
+from core.errors import CohortError
+from ui.state import CohortSource
+
+DISCLAIMER = (
+    "Decision support, not diagnosis. This dashboard groups patients by "
+    "similarity and describes the groups. It is not a medical device, it has "
+    "not been validated for clinical use, and none of its outputs is a diagnosis "
+    "or a treatment recommendation. Clinical judgement and local protocols "
+    "decide."
+)
+
+# Characters that markdown or Streamlit's markdown extensions interpret.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def escape_markdown(text: object) -> str:
+    """Return ``text`` with every markdown control character backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def show_disclaimer() -> None:
+    """Show the decision-support disclaimer."""
+    st.warning(DISCLAIMER, icon=":material/medical_information:")
+
+
+def show_synthetic_badge(source: CohortSource) -> None:
+    """Say that the demo cohort is synthetic, when it is the one in use."""
+    if source.is_demo:
+        st.info(
+            "SYNTHETIC demo cohort: generated data, no real patient. Upload a "
+            "cohort on the Data page to analyse your own.",
+            icon=":material/science:",
+        )
+
+
+def cohort_facts(cohort: Cohort) -> dict[str, str]:
+    """Return the headline numbers of a cohort as display strings."""
+    report = cohort.report
+    facts = {
+        "Rows read": f"{report.rows_read:,}",
+        "Rows kept": f"{report.rows_kept:,}",
+        "Rows excluded": f"{report.rows_excluded:,}",
+    }
+    outcome = cohort.outcome
+    if outcome is not None and outcome.notna().any():
+        facts["Outcome positive"] = f"{outcome.mean():.1%}"
+    else:
+        facts["Outcome positive"] = "no outcome column"
+    return facts
+
+
+def show_cohort_summary(cohort: Cohort, source: CohortSource) -> None:
+    """Show the cohort's name and its rows read, kept, excluded and outcome share."""
+    st.markdown(f"**Cohort in use:** {escape_markdown(source.display_name)}")
+    show_synthetic_badge(source)
+    columns = st.columns(4)
+    for column, (label, value) in zip(
+        columns, cohort_facts(cohort).items(), strict=True
+    ):
+        column.metric(label, value)
+
+
+def cohort_caption(cohort: Cohort, source: CohortSource) -> str:
+    """Return a one-line, markdown-safe description of the cohort for bases."""
+    return (
+        f"Cohort: {escape_markdown(source.display_name)}, "
+        f"{cohort.report.rows_kept:,} patients kept of "
+        f"{cohort.report.rows_read:,} read"
+    )
+
+
+def show_basis(title: str, lines: Iterable[str]) -> None:
+    """Show the basis of a statement (numbers, cohort, source) in an expander.
+
+    ``lines`` are markdown; escape any text that comes from the data.
+    """
+    with st.expander(f"Basis: {title}"):
+        for line in lines:
+            st.markdown(f"- {line}")
+
+
+def show_error(error: CohortError) -> None:
+    """Show a user-fixable problem as an error box, without a traceback."""
+    st.error(str(error), icon=":material/error:")
+
+
+def show_sidebar(source: CohortSource) -> None:
+    """Show the cohort name and the disclaimer in the sidebar of every page."""
+    with st.sidebar:
+        st.caption("Cohort in use")
+        st.text(source.display_name)
+        st.caption("Decision support, not diagnosis.")
