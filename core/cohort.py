@@ -178,7 +178,7 @@ def build_cohort(
         ck_mb_ceiling=ck_mb_ceiling,
         troponin_ceiling=troponin_ceiling,
     )
-    report = _complete_report(report, raw, mapping, applied, requested)
+    report = _complete_report(report, raw, mapping, suggestions, applied, requested)
     options = (exclude_implausible, ck_mb_ceiling, troponin_ceiling)
     return Cohort(
         table=table,
@@ -251,10 +251,12 @@ def _complete_report(
     report: QualityReport,
     raw: RawTable,
     mapping: ColumnMapping,
+    suggestions: tuple[UnitSuggestion, ...],
     applied: list[UnitSuggestion],
     requested: set[str],
 ) -> QualityReport:
     notes = list(report.notes)
+    suggestions_not_applied = [s for s in suggestions if s not in applied]
     skipped = sorted(requested - {s.feature for s in applied})
     if skipped:
         notes.append(
@@ -262,11 +264,18 @@ def _complete_report(
             "those values were left unchanged."
         )
     if raw.empty_rows_dropped:
-        notes.append(f"{raw.empty_rows_dropped} empty rows in the file were skipped.")
+        count = raw.empty_rows_dropped
+        rows = "row" if count == 1 else "rows"
+        notes.append(f"{count} empty {rows} in the file were skipped.")
     if report.duplicate_rows:
         notes.append(
             f"{report.duplicate_rows} rows are exact duplicates of an earlier "
             "row. They are kept."
+        )
+    for suggestion in suggestions_not_applied:
+        notes.append(
+            f"{suggestion.reason} Values were left unchanged; convert them from "
+            f"{suggestion.from_unit} to {suggestion.to_unit} if that is right."
         )
     if not mapping.outcome:
         notes.append("The file has no outcome column; outcome rates are not available.")

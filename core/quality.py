@@ -315,7 +315,10 @@ def _censored_table(
         unit = FEATURE_BY_NAME[name].unit
         for row in features.index[bound]:
             value = features.at[row, name]
-            reason = f"{_feature_text(name)} was recorded as a bound ({value:g} {unit})"
+            reason = (
+                f"{_feature_text(name)} was recorded with '<' or '>' as a limit, "
+                f"not an exact value; {value:g} {unit} is used"
+            )
             lines.append((row, name, value, reason))
         for row in features.index[at_ceiling]:
             value = features.at[row, name]

@@ -236,28 +236,34 @@ def sniff_separator(text: str) -> str:
 
 
 def _read_csv_grid(text: str, separator: str, filename: str) -> pd.DataFrame:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    rows: list[list[str]] = []
     try:
-        return pd.read_csv(
-            io.StringIO(text),
-            sep=separator,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            nrows=MAX_ROWS + 2,
-        )
-    except pd.errors.EmptyDataError as error:
+        for row in reader:
+            rows.append(row)
+            if len(rows) > MAX_ROWS + 1:
+                break
+    except csv.Error as error:
+        raise _not_a_table(filename, f"line {reader.line_num}: {error}") from error
+    if not rows:
         raise FileFormatError(
             f"The file '{filename}' is empty. Upload a CSV or Excel file with a "
             "header row and one row per patient."
-        ) from error
-    except (pd.errors.ParserError, csv.Error) as error:
-        raise _not_a_table(
-            filename,
-            f"rows have different numbers of fields with {SEPARATOR_NAMES[separator]} "
-            f"as separator: {error}",
-        ) from error
+        )
+
+    width = len(rows[0])
+    for number, row in enumerate(rows[1:], start=1):
+        if len(row) > width and any(cell.strip() for cell in row[width:]):
+            raise _not_a_table(
+                filename,
+                f"data row {number} has {len(row)} fields but the header has "
+                f"{width}, with {SEPARATOR_NAMES[separator]} as separator",
+            )
+        # Short rows are padded, and empty trailing fields dropped, because
+        # spreadsheets export both; the missing cells are reported later.
+        row[width:] = []
+        row.extend([""] * (width - len(row)))
+    return pd.DataFrame(rows, dtype=object)
 
 
 def _read_xlsx_grid(data: bytes, filename: str) -> pd.DataFrame:

@@ -1,0 +1,231 @@
+"""Tests for core.reading: decoding, sniffing, limits and number parsing."""
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from cases.make_cases import HEADER, join, make_rows, xlsx_bytes
+
+from core.errors import FileFormatError
+from core.reading import (
+    MAX_COLUMNS,
+    clean_column_names,
+    parse_numbers,
+    read_table,
+    sniff_decimal,
+)
+
+ROWS = make_rows(seed=11)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("cp1252", "cp1252"),
+        ("utf-16", "utf-16"),
+    ],
+)
+def test_encoding_detected(encoding, expected):
+    """Text with an accented extra column decodes with the expected encoding."""
+    rows = [HEADER + ["Notes"]] + [r + ["révision €"] for r in ROWS]
+    data = "\n".join(",".join(r) for r in rows).encode(encoding)
+    raw = read_table(data, "upload.csv")
+    assert raw.encoding == expected
+    assert raw.frame["Notes"].iloc[0] == "révision €"
+
+
+def test_latin1_fallback():
+    """Bytes undefined in Windows-1252 fall back to Latin-1 without error."""
+    data = (join(ROWS).rstrip("\n") + "\n").encode() + b"1,1,1,1,1,1,1,1,\x81\n"
+    raw = read_table(data, "upload.csv")
+    assert raw.encoding == "latin-1"
+
+
+def test_bom_stripped_from_first_column():
+    """A UTF-8 byte-order mark is not part of the first column name."""
+    raw = read_table(join(ROWS).encode("utf-8-sig"), "upload.csv")
+    assert raw.frame.columns[0] == "Age"
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t", "|"])
+def test_separator_sniffed(separator):
+    """Each supported separator is found from the content."""
+    raw = read_table(join(ROWS, separator).encode(), "upload.txt")
+    assert raw.separator == separator
+    assert raw.frame.shape == (len(ROWS), len(HEADER))
+
+
+@pytest.mark.parametrize(
+    ("separator", "comma_decimal", "expected"),
+    [(";", True, ","), (";", False, "."), ("\t", True, ","), (",", False, ".")],
+)
+def test_decimal_mark_sniffed(separator, comma_decimal, expected):
+    """A decimal comma is found when numbers are written like 2,05."""
+    text = join(ROWS, separator)
+    if comma_decimal:
+        text = "\n".join(
+            separator.join(cell.replace(".", ",") for cell in line.split(separator))
+            for line in text.splitlines()
+        )
+    raw = read_table(text.encode(), "upload.csv")
+    assert raw.decimal == expected
+
+
+def test_quoted_decimal_comma_in_comma_file():
+    """Quoted cells such as "2,05" in a comma-separated file set the decimal comma."""
+    frame = pd.DataFrame({"a": ["2,05", "3,5", "1"], "b": ["x", "y", "z"]})
+    assert sniff_decimal(frame, ",") == ","
+
+
+def test_crlf_line_endings_read():
+    """CRLF line endings leave no carriage return in the last column."""
+    raw = read_table(join(ROWS, newline="\r\n").encode(), "upload.csv")
+    assert not raw.frame["Result"].str.contains("\r").any()
+
+
+@pytest.mark.parametrize("filename", ["cohort.xlsx", "cohort.csv", "cohort"])
+def test_xlsx_judged_by_content(filename):
+    """A workbook is read as xlsx whatever its file name."""
+    raw = read_table(xlsx_bytes(ROWS), filename)
+    assert raw.kind == "xlsx"
+    assert raw.frame.shape == (len(ROWS), len(HEADER))
+
+
+def test_xlsx_values_match_csv():
+    """A workbook gives the same numbers as the CSV of the same rows."""
+    from_xlsx = read_table(xlsx_bytes(ROWS), "a.xlsx").frame
+    from_csv = read_table(join(ROWS).encode(), "a.csv").frame
+    for column in HEADER[:8]:
+        left = parse_numbers(from_xlsx[column]).values
+        right = parse_numbers(from_csv[column]).values
+        assert np.allclose(left, right), column
+
+
+def test_csv_named_xlsx_read_as_csv():
+    """Text named .xlsx is read as CSV."""
+    raw = read_table(join(ROWS).encode(), "cohort.xlsx")
+    assert raw.kind == "csv"
+
+
+def _plain_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "is empty"),
+        (b"  \r\n\n\t", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not readable as a table"),
+        (b"a,b\n\x00\x01,2\n", "not readable as a table"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64), "old Excel .xls"),
+        (b"PK\x03\x04garbage", "damaged zip"),
+        (_plain_zip(), "not an Excel workbook"),
+        (",".join(HEADER).encode() + b"\n", "no data rows"),
+        (",".join(HEADER).encode() + b"\n,,,,\n\n", "no data rows"),
+        (b"a,b\n1,2\n3,4,5\n", "data row 2 has 3 fields"),
+        (b"a,b\n1,2\n" + bytes(range(1, 32)) * 20, "binary data"),
+    ],
+)
+def test_unreadable_input_rejected(data, message):
+    """Empty, binary, header-only and ragged files raise FileFormatError."""
+    with pytest.raises(FileFormatError, match=message):
+        read_table(data, "upload.csv")
+
+
+def test_too_many_columns_rejected():
+    """More than MAX_COLUMNS columns raises a message with the count."""
+    header = ",".join(f"c{i}" for i in range(MAX_COLUMNS + 1))
+    data = f"{header}\n{','.join('1' * (MAX_COLUMNS + 1))}\n".encode()
+    with pytest.raises(FileFormatError, match=f"{MAX_COLUMNS + 1} columns"):
+        read_table(data, "wide.csv")
+
+
+def test_everything_read_as_text():
+    """Cells keep their text: leading zeros and spaces are not coerced."""
+    raw = read_table(b"id,age\n007, 59 \n", "upload.csv")
+    assert raw.frame.loc[1, "id"] == "007"
+    assert raw.frame.loc[1, "age"] == " 59 "
+
+
+def test_index_counts_data_rows_from_one():
+    """The index is the 1-based data row number, with empty rows dropped."""
+    raw = read_table(b"a,b\n1,2\n,\n\n3,4\n", "upload.csv")
+    assert list(raw.frame.index) == [1, 4]
+    assert raw.empty_rows_dropped == 2
+
+
+def test_short_rows_padded_and_trailing_fields_dropped():
+    """Short rows get empty cells and empty trailing fields are ignored."""
+    raw = read_table(b"a,b,c\n1,2\n4,5,6,,\n", "upload.csv")
+    assert raw.frame.loc[1, "c"] == ""
+    assert raw.frame.shape == (2, 3)
+
+
+def test_content_hash_is_sha256():
+    """content_hash is the SHA-256 digest of the bytes read."""
+    import hashlib
+
+    data = join(ROWS).encode()
+    assert read_table(data, "a.csv").content_hash == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["\ufeffAge ", "Sex"], ["Age", "Sex"]),
+        (["a", "a", "a"], ["a", "a (2)", "a (3)"]),
+        (["", "b"], ["column 1", "b"]),
+    ],
+)
+def test_clean_column_names(names, expected):
+    """Names lose BOM and spaces, and duplicates or blanks get unique names."""
+    assert clean_column_names(names) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal", "value", "censored", "not_a_number"),
+    [
+        ("2.05", ".", 2.05, False, False),
+        ("2,05", ",", 2.05, False, False),
+        (" 3.5 ", ".", 3.5, False, False),
+        ("-0.5", ".", -0.5, False, False),
+        ("\u22120.5", ".", -0.5, False, False),
+        ("1e3", ".", 1000.0, False, False),
+        (">300", ".", 300.0, True, False),
+        ("< 0,01", ",", 0.01, True, False),
+        ("", ".", np.nan, False, False),
+        ("NA", ".", np.nan, False, False),
+        ("n/a", ".", np.nan, False, False),
+        ("?", ".", np.nan, False, False),
+        ("-", ".", np.nan, False, False),
+        ("null", ".", np.nan, False, False),
+        ("None", ".", np.nan, False, False),
+        (".", ".", np.nan, False, False),
+        ("nan", ".", np.nan, False, False),
+        ("abc", ".", np.nan, False, True),
+        ("inf", ".", np.nan, False, True),
+        ("1_000", ".", np.nan, False, True),
+        ("2,05", ".", np.nan, False, True),
+    ],
+)
+def test_parse_numbers(text, decimal, value, censored, not_a_number):
+    """One cell parses to its number, censored flag and not-a-number flag."""
+    parsed = parse_numbers(pd.Series([text], index=[1]), decimal)
+    assert np.isclose(parsed.values[1], value, equal_nan=True)
+    assert bool(parsed.censored[1]) is censored
+    assert bool(parsed.not_a_number[1]) is not_a_number
+
+
+def test_parse_numbers_dtype_and_index():
+    """Parsed values are float64 and keep the index of the text."""
+    parsed = parse_numbers(pd.Series(["1", "x"], index=[5, 9]))
+    assert parsed.values.dtype == np.float64
+    assert list(parsed.values.index) == [5, 9]
