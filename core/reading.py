@@ -225,7 +225,10 @@ def sniff_separator(text: str) -> str:
     lines = [line for line in text.splitlines()[:_SAMPLE_LINES] if line.strip()]
     best, best_width = ",", 1
     for separator in SEPARATORS:
-        widths = [len(row) for row in csv.reader(lines, delimiter=separator)]
+        try:
+            widths = [len(row) for row in csv.reader(lines, delimiter=separator)]
+        except csv.Error:
+            continue  # an overlong quoted field; reading reports it properly
         if not widths:
             continue
         header_width = widths[0]
@@ -417,9 +420,19 @@ def parse_numbers(text: pd.Series, decimal: str = ".") -> ParsedNumbers:
     if decimal == ",":
         stripped = stripped.str.replace(",", ".", regex=False)
 
-    parts = stripped.str.extract(_CELL_PATTERN)
-    values = pd.to_numeric(parts["number"], errors="coerce").astype(np.float64)
-    values = values.where(~missing)
-    censored = (parts["bound"].notna() & values.notna()).astype(bool)
+    # Plain numbers take the fast path; only the rest is searched for bounds.
+    plain = stripped.str.fullmatch(_NUMBER).fillna(False).astype(bool)
+    values = pd.to_numeric(stripped.where(plain), errors="coerce").astype(np.float64)
+    censored = pd.Series(False, index=text.index)
+    rest = ~plain & ~missing
+    if rest.any():
+        parts = stripped[rest].str.extract(_CELL_PATTERN)
+        bounded = pd.to_numeric(parts["number"], errors="coerce").astype(np.float64)
+        values[rest] = bounded
+        censored[rest] = parts["bound"].notna()
+
+    # Overflowing text such as "1e999" parses to infinity, which is no measurement.
+    values = values.where(np.isfinite(values))
+    censored = censored & values.notna()
     not_a_number = (~missing & values.isna()).astype(bool)
     return ParsedNumbers(values=values, censored=censored, not_a_number=not_a_number)

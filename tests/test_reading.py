@@ -213,6 +213,8 @@ def test_clean_column_names(names, expected):
         ("abc", ".", np.nan, False, True),
         ("inf", ".", np.nan, False, True),
         ("1_000", ".", np.nan, False, True),
+        ("1e999", ".", np.nan, False, True),
+        (">1e999", ".", np.nan, False, True),
         ("2,05", ".", np.nan, False, True),
     ],
 )
@@ -229,3 +231,31 @@ def test_parse_numbers_dtype_and_index():
     parsed = parse_numbers(pd.Series(["1", "x"], index=[5, 9]))
     assert parsed.values.dtype == np.float64
     assert list(parsed.values.index) == [5, 9]
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "message"),
+    [
+        ("MAX_ROWS", 10, "more than 10 data rows"),
+        ("MAX_BYTES", 100, "more than the 100 bytes accepted"),
+    ],
+)
+def test_size_limits(monkeypatch, limit, value, message):
+    """Files over the row or byte limit are rejected with the limit named."""
+    monkeypatch.setattr(f"core.reading.{limit}", value)
+    with pytest.raises(FileFormatError, match=message):
+        read_table(join(ROWS).encode(), "big.csv")
+
+
+def test_workbook_expanding_too_far_rejected(monkeypatch):
+    """A workbook whose members expand beyond the limit is not opened."""
+    monkeypatch.setattr("core.reading.MAX_XLSX_UNCOMPRESSED", 1000)
+    with pytest.raises(FileFormatError, match="expands to more data"):
+        read_table(xlsx_bytes(ROWS), "bomb.xlsx")
+
+
+def test_unbalanced_quote_rejected():
+    """An unclosed quote that swallows the file raises FileFormatError."""
+    data = b'a,b\n"1,2\n' + b"x" * 200_000 + b"\n"
+    with pytest.raises(FileFormatError, match="not readable as a table"):
+        read_table(data, "quote.csv")
