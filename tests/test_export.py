@@ -14,7 +14,7 @@ import pytest
 
 from core import export
 from core.clustering import ClusterSettings, fit_clusters
-from core.demo import COLUMNS, HEART_RATE_ERROR_VALUE, make_demo_cohort
+from core.demo import COLUMNS, DEMO_PATH, HEART_RATE_ERROR_VALUE, make_demo_cohort
 from core.errors import ModelBundleError
 from core.schema import FEATURE_NAMES
 
@@ -351,3 +351,12 @@ def test_line_breaks_stay_in_cell(cell):
     back = read_back(export.to_safe_csv(frame))
     assert len(back) == 2
     assert back["age"].tolist() == ["40", "50"]
+
+
+def test_committed_demo_bundle_loads():
+    """The bundle in models/ loads and was fitted on the committed demo cohort."""
+    bundle = export.load_bundle("demo_kmeans")
+    demo_hash = hashlib.sha256(DEMO_PATH.read_bytes()).hexdigest()
+    assert bundle.manifest["data_sha256"] == demo_hash
+    assert bundle.model.n_clusters == bundle.manifest["k"]
+    assert bundle.used_features == bundle.manifest["features"]
