@@ -179,7 +179,7 @@ def activate(source: CohortSource) -> None:
     state[COHORT] = cohort
     state[COHORT_EXCLUDES] = current_settings().exclude_implausible
     state.pop(PENDING, None)
-    state[STABILITY_RUNS] = set()
+    state[STABILITY_RUNS] = {}
     logger.info("Cohort activated (%d rows read)", cohort.report.rows_read)
 
 

@@ -1,0 +1,35 @@
+"""Cluster Profiles page: what each cluster looks like and its outcome rate."""
+
+import streamlit as st
+
+from core.errors import CohortError
+from ui import profiles_view, state, widgets
+
+st.set_page_config(page_title="Cluster profiles", layout="wide")
+st.title("Cluster profiles")
+
+cohort = state.ensure_cohort()
+source = state.current_source()
+settings = state.current_settings()
+widgets.show_sidebar(source)
+widgets.show_synthetic_badge(source)
+caption = widgets.cohort_caption(cohort, source)
+st.caption(caption)
+
+try:
+    result = state.fit_current(settings)
+except CohortError as error:
+    widgets.show_error(error)
+    st.stop()
+
+profiles = profiles_view.compute_profiles(result, cohort, settings)
+label, _ = result.verdict
+st.markdown(
+    f"k = {result.k} clusters; mean silhouette {result.silhouette:.2f} "
+    f"({label}). Change k and the other settings on the Clustering page."
+)
+
+profiles_view.table_section(profiles)
+profiles_view.heatmap_section(result)
+profiles_view.outcome_section(profiles, result, caption)
+profiles_view.spread_section(result, cohort)

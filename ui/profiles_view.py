@@ -1,0 +1,146 @@
+"""Sections of the Cluster Profiles page: table, heatmap, spreads, outcome."""
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from core import charts
+from core.clustering import ClusterResult
+from core.cohort import Cohort
+from core.export import to_safe_csv
+from core.profiles import (
+    CONTINUITY_NOTE,
+    OUTCOME_FOLLOWS_BIOMARKERS_NOTE,
+    AssociationResult,
+    cluster_profiles,
+    outcome_association,
+    outcome_by_cluster,
+)
+from core.schema import FEATURE_BY_NAME, FEATURE_NAMES
+from ui import state
+from ui.state import AppSettings
+from ui.widgets import escape_markdown, show_basis
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """Per-cluster statistics of one clustering run."""
+
+    table: pd.DataFrame
+    outcome: pd.DataFrame | None
+    association: AssociationResult | None
+
+
+@st.cache_data(
+    max_entries=state.CACHE_ENTRIES, ttl=state.CACHE_TTL_SECONDS, show_spinner=False
+)
+def _profiles_cached(
+    _result: ClusterResult, _cohort: Cohort, key: str, settings: AppSettings
+) -> Profiles:
+    features = _cohort.features.loc[_result.index]
+    table = cluster_profiles(features, _result.labels)
+    table.insert(0, "name", [_result.names[int(c)] for c in table.index])
+    if _cohort.outcome is None:
+        return Profiles(table, None, None)
+
+    outcome = _cohort.outcome.loc[_result.index]
+    rates = outcome_by_cluster(outcome, _result.labels)
+    return Profiles(table, rates, outcome_association(outcome, _result.labels))
+
+
+def compute_profiles(result: ClusterResult, cohort: Cohort, settings) -> Profiles:
+    """Compute (or fetch from the cache) the profiles of the current clustering."""
+    return _profiles_cached(result, cohort, cohort.fingerprint, settings)
+
+
+def table_section(profiles: Profiles) -> None:
+    """Show one row per cluster with its name, size, share and medians."""
+    st.subheader("Clusters")
+    table = profiles.table
+    medians = [c for c in table.columns if c.endswith("_median")]
+    shown = table[["name", "size", "share", *medians]]
+    config = {"share": st.column_config.NumberColumn("share", format="percent")}
+    st.dataframe(shown, column_config=config, key="profiles_table")
+    st.download_button(
+        "Download the profile table (CSV)",
+        data=to_safe_csv(table.reset_index()),
+        file_name="cluster_profiles.csv",
+        mime="text/csv",
+        key="profiles_download",
+        on_click="ignore",
+    )
+
+
+def heatmap_section(result: ClusterResult) -> None:
+    """Show each cluster's centre in standard deviations from the cohort mean."""
+    st.subheader("Cluster centres (z-scores)")
+    st.altair_chart(charts.centroid_heatmap(result.z_scores, result.names))
+    st.caption(
+        "Mean z-score of the cluster's members: 0 is the cohort mean, +1 one "
+        "standard deviation above it. Skewed labs are log-transformed first when "
+        "the clustering does so."
+    )
+
+
+def spread_section(result: ClusterResult, cohort: Cohort) -> None:
+    """Show box plots of every feature by cluster, from server-side quantiles."""
+    st.subheader("Distributions by cluster")
+    st.caption("Box: 25th to 75th percentile; line: median; whiskers: 5th to 95th.")
+    features = cohort.features.loc[result.index]
+    columns = st.columns(2)
+    for position, name in enumerate(FEATURE_NAMES):
+        chart = charts.box_chart(
+            features[name],
+            result.labels,
+            name,
+            result.names,
+            log_scale=FEATURE_BY_NAME[name].skewed,
+        )
+        columns[position % 2].altair_chart(chart, width="stretch")
+
+
+def outcome_section(profiles: Profiles, result: ClusterResult, caption: str) -> None:
+    """Show the outcome rate per cluster, the relative risks and the test."""
+    st.subheader("Outcome by cluster")
+    if profiles.outcome is None:
+        st.info(
+            "This cohort has no outcome column, so outcome rates, relative risks "
+            "and the association test are not shown. Map an outcome column on "
+            "the Data page to see them.",
+            icon=":material/info:",
+        )
+        return
+
+    rates, association = profiles.outcome, profiles.association
+    st.caption("The outcome did not shape the clusters; it only describes them.")
+    st.altair_chart(charts.outcome_rate_chart(rates, result.names))
+    columns = ["n", "events", "rate", "rate_low", "rate_high"]
+    columns += ["relative_risk", "rr_low", "rr_high"]
+    config = {
+        name: st.column_config.NumberColumn(name, format="percent")
+        for name in ("rate", "rate_low", "rate_high")
+    }
+    st.dataframe(rates[columns], column_config=config, key="profiles_outcome_table")
+    st.markdown(f"**{association.sentence}**")
+    if association.warning:
+        st.warning(association.warning)
+    st.info(OUTCOME_FOLLOWS_BIOMARKERS_NOTE, icon=":material/lightbulb:")
+    show_basis("outcome rates and test", _outcome_basis(rates, association, caption))
+
+
+def _outcome_basis(
+    rates: pd.DataFrame, association: AssociationResult, caption: str
+) -> list[str]:
+    known = int(rates["n"].sum())
+    unknown = int(rates["unknown"].sum())
+    return [
+        caption,
+        f"{known:,} patients with a known outcome; {unknown:,} unknown left out.",
+        f"Cohort outcome rate {rates['cohort_rate'].iloc[0]:.1%}.",
+        "Rates with Wilson 95 % score intervals; relative risk of each cluster "
+        "against the rest of the cohort with Katz 95 % log intervals.",
+        escape_markdown(CONTINUITY_NOTE),
+        f"Test: {association.test}, statistic {association.statistic:.3g}, "
+        f"{association.dof} degrees of freedom, p = {association.p_value:.3g}.",
+    ]
