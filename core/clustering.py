@@ -137,7 +137,7 @@ def renumber(labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Return the order of internal labels: size descending, ties by centroid."""
     sizes = np.bincount(labels, minlength=centers.shape[0])
     keys = [(-sizes[i], tuple(np.round(centers[i], 9))) for i in range(len(sizes))]
-    return np.array(sorted(range(len(sizes)), key=lambda i: keys[i]))
+    return np.array(sorted(range(len(sizes)), key=lambda i: keys[i]), dtype=int)
 
 
 def cluster_names(z_scores: pd.DataFrame, threshold: float = 0.5) -> dict[int, str]:
