@@ -3,7 +3,7 @@
 # it changed, then serve Home.py on http://127.0.0.1:8501.
 #
 # Override the address or port with STREAMLIT_SERVER_ADDRESS and
-# STREAMLIT_SERVER_PORT; any extra arguments go to `streamlit run`.
+# STREAMLIT_SERVER_PORT. Any extra arguments go to `streamlit run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh

@@ -35,7 +35,7 @@ if [ "$test_status" -eq 5 ]; then
     exit 1
 fi
 if [ "$lint_status" -ne 0 ]; then
-    echo "error: ruff check failed (exit code $lint_status); see the list above." >&2
+    echo "error: ruff check failed (exit code $lint_status). See the list above." >&2
     exit 1
 fi
 exit "$test_status"

@@ -326,7 +326,7 @@ def test_save_rejects_bad_data_hash(result, tmp_path, data_hash):
 
 
 def test_bundle_bytes_zip(result, tmp_path, monkeypatch):
-    """The in-memory zip holds the joblib and a manifest whose checksum matches it."""
+    """The zip contains the joblib and a manifest whose checksum matches it."""
     monkeypatch.chdir(tmp_path)
     data = export.bundle_bytes(result, "download", DATA_HASH)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
