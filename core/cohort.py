@@ -15,15 +15,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from core.mapping import (
-    ColumnMapping,
-    map_gender,
-    map_outcome,
-    suggest_mapping,
-    validate_mapping,
-)
+from core.mapping import ColumnMapping, suggest_mapping, validate_mapping
+from core.parsing import map_gender, map_outcome, parse_numbers
 from core.quality import CK_MB_CEILING, TROPONIN_CEILING, QualityReport, check_quality
-from core.reading import RawTable, parse_numbers, read_table
+from core.reading import RawTable, read_table
 from core.schema import FEATURE_NAMES, OUTCOME, PATIENT_ID
 from core.units import UnitSuggestion, apply_conversions, suggest_conversions
 

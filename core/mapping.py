@@ -1,4 +1,4 @@
-"""Map source columns to canonical features and translate coded values.
+"""Map source columns to canonical features.
 
 Column names are compared after normalisation (lower case, letters and digits
 only, unit suffixes such as ``mg/dL`` removed) against the aliases in
@@ -11,21 +11,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-import pandas as pd
-
 from core.errors import ColumnMappingError
-from core.reading import MISSING_TOKENS
 from core.schema import (
     FEATURE_BY_NAME,
     FEATURE_NAMES,
     FEATURES,
-    GENDER_FEMALE,
-    GENDER_MALE,
     OUTCOME,
     OUTCOME_ALIASES,
-    OUTCOME_NEGATIVE,
-    OUTCOME_POSITIVE,
     PATIENT_ID,
     PATIENT_ID_ALIASES,
 )
@@ -217,45 +209,3 @@ def validate_mapping(mapping: ColumnMapping, columns: Sequence[str]) -> None:
             f"The column {_list_names(shared)} is chosen for more than one of "
             f"{', '.join(names)}. Choose a different column for each."
         )
-
-
-def map_gender(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Translate gender codes to 1.0 (male) and 0.0 (female).
-
-    Parameters
-    ----------
-    text : pandas.Series
-        Cells as read, such as ``M``/``F``, ``male``/``female`` or ``1``/``0``.
-
-    Returns
-    -------
-    tuple of pandas.Series
-        float64 values (NaN when missing or unrecognised) and a bool mask of
-        the cells that held text not recognised as a gender code.
-    """
-    return _map_codes(text, GENDER_MALE, GENDER_FEMALE)
-
-
-def map_outcome(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Translate outcome labels to 1.0 (heart attack) and 0.0 (none).
-
-    Accepts ``positive``/``negative``, ``yes``/``no``, ``1``/``0`` and
-    ``true``/``false`` in any case. Returns float64 values (NaN when missing
-    or unrecognised) and a bool mask of the unrecognised cells.
-    """
-    return _map_codes(text, OUTCOME_POSITIVE, OUTCOME_NEGATIVE)
-
-
-def _map_codes(
-    text: pd.Series, one: frozenset[str], zero: frozenset[str]
-) -> tuple[pd.Series, pd.Series]:
-    # Numeric spellings such as "1.0" from spreadsheets count as their integer.
-    key = text.astype(str).str.strip().str.lower()
-    key = key.str.replace(r"^([01])\.0*$", r"\1", regex=True)
-
-    values = pd.Series(np.nan, index=text.index, dtype=np.float64)
-    values[key.isin(one)] = 1.0
-    values[key.isin(zero)] = 0.0
-    blank = key.isin(MISSING_TOKENS)
-    unrecognised = (values.isna() & ~blank).astype(bool)
-    return values, unrecognised

@@ -2,7 +2,7 @@
 
 The format is judged by content, never by the file name: a zip archive is read
 as an Excel workbook, anything else as delimited text. Every cell is kept as
-the text read, so no value is coerced silently; ``parse_numbers`` turns text
+the text read, so no value is coerced silently; ``core.parsing`` turns text
 into numbers later and says which cells were not numbers. Uploaded bytes are
 read from memory only. Nothing is written to disk or unpickled.
 """
@@ -15,7 +15,6 @@ import re
 import zipfile
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from core.errors import FileFormatError
@@ -31,15 +30,10 @@ MAX_XLSX_UNCOMPRESSED = 200_000_000
 
 SEPARATORS = (",", ";", "\t", "|")
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
-MISSING_TOKENS = frozenset(
-    {"", "na", "n/a", "#n/a", "nan", "?", "-", "null", "none", "."}
-)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _SAMPLE_LINES = 50
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_CELL_PATTERN = re.compile(rf"^(?P<bound>[<>]=?|≤|≥)?\s*(?P<number>{_NUMBER})$")
 _COMMA_DECIMAL = re.compile(r"^[<>]?\s*[+-]?\d*,\d+$")
 _POINT_DECIMAL = re.compile(r"^[<>]?\s*[+-]?\d*\.\d+$")
 
@@ -137,15 +131,19 @@ def read_table(data: bytes, filename: str) -> RawTable:
 
 def _check_size(data: bytes, filename: str) -> None:
     if not data or not data.strip():
-        raise FileFormatError(
-            f"The file '{filename}' is empty. Upload a CSV or Excel file with a "
-            "header row and one row per patient."
-        )
+        raise _empty_file(filename)
     if len(data) > MAX_BYTES:
         raise FileFormatError(
             f"The file '{filename}' has {len(data):,} bytes, more than the "
             f"{MAX_BYTES:,} bytes accepted. Upload a smaller extract."
         )
+
+
+def _empty_file(filename: str) -> FileFormatError:
+    return FileFormatError(
+        f"The file '{filename}' is empty. Upload a CSV or Excel file with a "
+        "header row and one row per patient."
+    )
 
 
 def _not_a_table(filename: str, detail: str) -> FileFormatError:
@@ -249,10 +247,7 @@ def _read_csv_grid(text: str, separator: str, filename: str) -> pd.DataFrame:
     except csv.Error as error:
         raise _not_a_table(filename, f"line {reader.line_num}: {error}") from error
     if not rows:
-        raise FileFormatError(
-            f"The file '{filename}' is empty. Upload a CSV or Excel file with a "
-            "header row and one row per patient."
-        )
+        raise _empty_file(filename)
 
     width = len(rows[0])
     for number, row in enumerate(rows[1:], start=1):
@@ -296,10 +291,7 @@ def _read_xlsx_grid(data: bytes, filename: str) -> pd.DataFrame:
 
 def _frame_from_grid(grid: pd.DataFrame, filename: str) -> tuple[pd.DataFrame, int]:
     if grid.shape[0] == 0:
-        raise FileFormatError(
-            f"The file '{filename}' is empty. Upload a CSV or Excel file with a "
-            "header row and one row per patient."
-        )
+        raise _empty_file(filename)
     if grid.shape[1] > MAX_COLUMNS:
         raise FileFormatError(
             f"The file '{filename}' has {grid.shape[1]} columns, more than the "
@@ -375,64 +367,3 @@ def sniff_decimal(frame: pd.DataFrame, separator: str | None) -> str:
         comma += int(text.str.match(_COMMA_DECIMAL).sum())
         point += int(text.str.match(_POINT_DECIMAL).sum())
     return "," if comma > point else "."
-
-
-@dataclass(frozen=True)
-class ParsedNumbers:
-    """Numbers parsed from one column of text.
-
-    Attributes
-    ----------
-    values : pandas.Series
-        float64, NaN where the cell was missing or not a number.
-    censored : pandas.Series
-        bool, True where the text was a bound such as ``>300`` or ``<0.01``;
-        the value is the bound itself.
-    not_a_number : pandas.Series
-        bool, True where the cell held text that is neither a number nor a
-        missing-value token.
-    """
-
-    values: pd.Series
-    censored: pd.Series
-    not_a_number: pd.Series
-
-
-def parse_numbers(text: pd.Series, decimal: str = ".") -> ParsedNumbers:
-    """Parse a column of text into numbers without silent coercion.
-
-    Parameters
-    ----------
-    text : pandas.Series
-        Cells as read (strings). Surrounding spaces are ignored.
-    decimal : str
-        Decimal mark, ``"."`` or ``","``.
-
-    Returns
-    -------
-    ParsedNumbers
-        Values, censored flags and not-a-number flags, all with the index of
-        ``text``. Tokens in ``MISSING_TOKENS`` (case-insensitive) are missing,
-        not "not a number". Infinity and NaN spelled out are not numbers.
-    """
-    stripped = text.astype(str).str.strip().str.replace("\u2212", "-", regex=False)
-    missing = stripped.str.lower().isin(MISSING_TOKENS)
-    if decimal == ",":
-        stripped = stripped.str.replace(",", ".", regex=False)
-
-    # Plain numbers take the fast path; only the rest is searched for bounds.
-    plain = stripped.str.fullmatch(_NUMBER).fillna(False).astype(bool)
-    values = pd.to_numeric(stripped.where(plain), errors="coerce").astype(np.float64)
-    censored = pd.Series(False, index=text.index)
-    rest = ~plain & ~missing
-    if rest.any():
-        parts = stripped[rest].str.extract(_CELL_PATTERN)
-        bounded = pd.to_numeric(parts["number"], errors="coerce").astype(np.float64)
-        values[rest] = bounded
-        censored[rest] = parts["bound"].notna()
-
-    # Overflowing text such as "1e999" parses to infinity, which is no measurement.
-    values = values.where(np.isfinite(values))
-    censored = censored & values.notna()
-    not_a_number = (~missing & values.isna()).astype(bool)
-    return ParsedNumbers(values=values, censored=censored, not_a_number=not_a_number)

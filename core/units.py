@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core.mapping import ColumnMapping
-from core.reading import parse_numbers
+from core.parsing import parse_numbers
 from core.schema import FEATURE_BY_NAME
 
 logger = logging.getLogger(__name__)

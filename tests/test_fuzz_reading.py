@@ -20,6 +20,7 @@ numbers = st.floats(allow_nan=True, allow_infinity=True, width=32).map(str)
 integers = st.integers(min_value=-5000, max_value=5000).map(str)
 tokens = st.sampled_from(
     ["", "NA", "?", "-", ".", ">300", "<0.01", "2,05", "M", "F", "positive", "no"]
+    + ['"', "1e999", ">1e999", "=1+1", "\r", "\ufeff", "\u22125"]
 )
 text = st.text(max_size=12)
 cells = st.one_of(numbers, integers, tokens, text)

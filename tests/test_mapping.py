@@ -2,15 +2,11 @@
 
 from dataclasses import replace
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from core.errors import ColumnMappingError
 from core.mapping import (
     ColumnMapping,
-    map_gender,
-    map_outcome,
     match_column,
     normalise_name,
     suggest_mapping,
@@ -172,48 +168,3 @@ def test_validate_lists_at_most_twenty_columns():
     columns = [f"x{i}" for i in range(30)]
     with pytest.raises(ColumnMappingError, match="and 10 more"):
         validate_mapping(suggest_mapping(columns), columns)
-
-
-@pytest.mark.parametrize(
-    ("text", "value", "unrecognised"),
-    [
-        ("M", 1.0, False),
-        ("f", 0.0, False),
-        ("Male", 1.0, False),
-        (" female ", 0.0, False),
-        ("1", 1.0, False),
-        ("0", 0.0, False),
-        ("1.0", 1.0, False),
-        ("", np.nan, False),
-        ("NA", np.nan, False),
-        ("2", np.nan, True),
-        ("unknown", np.nan, True),
-    ],
-)
-def test_map_gender(text, value, unrecognised):
-    """Gender codes map to 1 male, 0 female, NaN otherwise."""
-    values, flags = map_gender(pd.Series([text]))
-    assert np.isclose(values[0], value, equal_nan=True)
-    assert bool(flags[0]) is unrecognised
-
-
-@pytest.mark.parametrize(
-    ("text", "value", "unrecognised"),
-    [
-        ("positive", 1.0, False),
-        ("Negative", 0.0, False),
-        ("yes", 1.0, False),
-        ("NO", 0.0, False),
-        ("1", 1.0, False),
-        ("0", 0.0, False),
-        ("true", 1.0, False),
-        ("False", 0.0, False),
-        ("?", np.nan, False),
-        ("maybe", np.nan, True),
-    ],
-)
-def test_map_outcome(text, value, unrecognised):
-    """Outcome labels map to 1.0, 0.0 or NaN with unrecognised text flagged."""
-    values, flags = map_outcome(pd.Series([text]))
-    assert np.isclose(values[0], value, equal_nan=True)
-    assert bool(flags[0]) is unrecognised

@@ -9,10 +9,10 @@ import pytest
 from cases.make_cases import HEADER, join, make_rows, xlsx_bytes
 
 from core.errors import FileFormatError
+from core.parsing import parse_numbers
 from core.reading import (
     MAX_COLUMNS,
     clean_column_names,
-    parse_numbers,
     read_table,
     sniff_decimal,
 )
@@ -188,49 +188,6 @@ def test_content_hash_is_sha256():
 def test_clean_column_names(names, expected):
     """Names lose BOM and spaces, and duplicates or blanks get unique names."""
     assert clean_column_names(names) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "decimal", "value", "censored", "not_a_number"),
-    [
-        ("2.05", ".", 2.05, False, False),
-        ("2,05", ",", 2.05, False, False),
-        (" 3.5 ", ".", 3.5, False, False),
-        ("-0.5", ".", -0.5, False, False),
-        ("\u22120.5", ".", -0.5, False, False),
-        ("1e3", ".", 1000.0, False, False),
-        (">300", ".", 300.0, True, False),
-        ("< 0,01", ",", 0.01, True, False),
-        ("", ".", np.nan, False, False),
-        ("NA", ".", np.nan, False, False),
-        ("n/a", ".", np.nan, False, False),
-        ("?", ".", np.nan, False, False),
-        ("-", ".", np.nan, False, False),
-        ("null", ".", np.nan, False, False),
-        ("None", ".", np.nan, False, False),
-        (".", ".", np.nan, False, False),
-        ("nan", ".", np.nan, False, False),
-        ("abc", ".", np.nan, False, True),
-        ("inf", ".", np.nan, False, True),
-        ("1_000", ".", np.nan, False, True),
-        ("1e999", ".", np.nan, False, True),
-        (">1e999", ".", np.nan, False, True),
-        ("2,05", ".", np.nan, False, True),
-    ],
-)
-def test_parse_numbers(text, decimal, value, censored, not_a_number):
-    """One cell parses to its number, censored flag and not-a-number flag."""
-    parsed = parse_numbers(pd.Series([text], index=[1]), decimal)
-    assert np.isclose(parsed.values[1], value, equal_nan=True)
-    assert bool(parsed.censored[1]) is censored
-    assert bool(parsed.not_a_number[1]) is not_a_number
-
-
-def test_parse_numbers_dtype_and_index():
-    """Parsed values are float64 and keep the index of the text."""
-    parsed = parse_numbers(pd.Series(["1", "x"], index=[5, 9]))
-    assert parsed.values.dtype == np.float64
-    assert list(parsed.values.index) == [5, 9]
 
 
 @pytest.mark.parametrize(
