@@ -14,6 +14,7 @@ import pytest
 
 from core import export
 from core.clustering import ClusterSettings, fit_clusters
+from core.cohort import load_cohort
 from core.demo import COLUMNS, DEMO_PATH, HEART_RATE_ERROR_VALUE, make_demo_cohort
 from core.errors import ModelBundleError
 from core.schema import FEATURE_NAMES
@@ -360,3 +361,16 @@ def test_committed_demo_bundle_loads():
     assert bundle.manifest["data_sha256"] == demo_hash
     assert bundle.model.n_clusters == bundle.manifest["k"]
     assert bundle.used_features == bundle.manifest["features"]
+
+
+def test_committed_demo_bundle_current():
+    """The bundle's centroids are the medians of the demo cohort's clusters today."""
+    bundle = export.load_bundle("demo_kmeans")
+    cohort = load_cohort(DEMO_PATH.read_bytes(), DEMO_PATH.name)
+    scaled = bundle.pipeline.transform(cohort.features)
+    clusters = bundle.model.predict(scaled) + 1
+    medians = cohort.features.groupby(clusters).median()
+    stale = "stale bundle: run python models/build_demo_model.py"
+    np.testing.assert_allclose(
+        medians.to_numpy(), bundle.centroids.to_numpy(), err_msg=stale
+    )
