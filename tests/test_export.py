@@ -374,3 +374,10 @@ def test_committed_demo_bundle_current():
     np.testing.assert_allclose(
         medians.to_numpy(), bundle.centroids.to_numpy(), err_msg=stale
     )
+
+
+@pytest.mark.parametrize("dtype", ["category", "string", "object", "str"])
+def test_text_dtypes_neutralised(dtype):
+    """Formula-like text is neutralised in every text dtype, and missing stays empty."""
+    frame = pd.DataFrame({"note": pd.Series(["=a", None, "ok"], dtype=dtype)})
+    assert read_back(export.to_safe_csv(frame))["note"].tolist() == ["'=a", "", "ok"]
