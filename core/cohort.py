@@ -140,7 +140,7 @@ def build_cohort(
     convert : iterable of str
         Features whose suggested unit conversion is applied, such as
         ``("blood_sugar", "troponin")``. A feature with no suggestion is left
-        unchanged and a note says so.
+        unchanged and a note records it.
     exclude_implausible, ck_mb_ceiling, troponin_ceiling
         Passed to ``check_quality``.
 
@@ -233,8 +233,8 @@ def _assemble_table(
     if mapping.patient_id is not None:
         table[PATIENT_ID] = raw.frame[mapping.patient_id].astype(str).str.strip()
 
-    # An unused column whose name equals a canonical name would collide; its
-    # text is kept under a prefixed name.
+    # An unused column named like a canonical column would overwrite it, so
+    # its text is kept under a prefixed name.
     for column in mapping.unused:
         name = column if column not in table else f"source: {column}"
         table[name] = raw.frame[column].astype(str)

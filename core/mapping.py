@@ -24,8 +24,8 @@ from core.schema import (
 
 logger = logging.getLogger(__name__)
 
-# Unit suffixes left at the end of a normalised name, such as "troponinngl"
-# from "Troponin (ng/L)"; removing them lets the name match its alias.
+# Unit suffixes left at the end of a normalised name, such as "ngl" in
+# "troponinngl" from "Troponin (ng/L)". Removing them lets the name match.
 _UNIT_SUFFIXES = re.compile(
     r"(mgdl|mmoll|ngml|ngl|ugl|pgml|iul|ul|bpm|mmhg|min|years|yrs|yr|y|mf)$"
 )
@@ -157,9 +157,9 @@ def suggest_mapping(columns: Sequence[str]) -> ColumnMapping:
 
 
 def _list_names(names: Sequence[str]) -> str:
-    shown = ", ".join(f"'{name}'" for name in names[:_LIST_LIMIT])
+    listed = ", ".join(f"'{name}'" for name in names[:_LIST_LIMIT])
     extra = len(names) - _LIST_LIMIT
-    return f"{shown} and {extra} more" if extra > 0 else shown
+    return f"{listed} and {extra} more" if extra > 0 else listed
 
 
 def validate_mapping(mapping: ColumnMapping, columns: Sequence[str]) -> None:

@@ -65,7 +65,7 @@ def parse_numbers(text: pd.Series, decimal: str = ".") -> ParsedNumbers:
     if decimal == ",":
         stripped = stripped.str.replace(",", ".", regex=False)
 
-    # Plain numbers take the fast path; only the rest is searched for bounds.
+    # Plain numbers take the fast path, and only the rest is searched for bounds.
     plain = stripped.str.fullmatch(_NUMBER).fillna(False).astype(bool)
     values = pd.to_numeric(stripped.where(plain), errors="coerce").astype(np.float64)
     censored = pd.Series(False, index=text.index)

@@ -20,8 +20,10 @@ from core.schema import FEATURE_BY_NAME, FEATURE_NAMES, OUTCOME
 
 logger = logging.getLogger(__name__)
 
-# Common upper limits of measurement: many CK-MB mass assays report 300 ng/mL
-# and many conventional troponin assays 10 ng/mL as their highest value.
+# Default upper limits of measurement. The published Zheen Hospital cohort
+# (Rashid and Hassan, Mendeley Data, 2022, doi:10.17632/wmhctcrt5v.1) piles
+# up at CK-MB 300 ng/mL and troponin 10 ng/mL.
+# NOTE: limits differ by assay, so callers should pass the local limits.
 CK_MB_CEILING = 300.0
 TROPONIN_CEILING = 10.0
 IMPUTE_ACTION = "imputed with the cohort median of kept rows"
@@ -30,7 +32,7 @@ OUTCOME_ACTION = "kept, outcome unknown"
 
 @dataclass(frozen=True)
 class QualityReport:
-    """What the quality check found and did, row by row and column by column.
+    """Findings and actions of the quality check, by row and by column.
 
     Attributes
     ----------
@@ -332,10 +334,10 @@ def _censored_table(
     return frame.sort_values("row", kind="stable").reset_index(drop=True)
 
 
-def _constant_columns(kept: pd.DataFrame) -> list[str]:
-    if kept.empty:
+def _constant_columns(kept_rows: pd.DataFrame) -> list[str]:
+    if kept_rows.empty:
         return []
-    return [name for name in FEATURE_NAMES if kept[name].nunique(dropna=True) <= 1]
+    return [name for name in FEATURE_NAMES if kept_rows[name].nunique(dropna=True) <= 1]
 
 
 def _log_summary(report: QualityReport) -> None:

@@ -3,7 +3,7 @@
 The format is judged by content, never by the file name: a zip archive is read
 as an Excel workbook, anything else as delimited text. Every cell is kept as
 the text read, so no value is coerced silently; ``core.parsing`` turns text
-into numbers later and says which cells were not numbers. Uploaded bytes are
+into numbers later and flags the cells that were not numbers. Uploaded bytes are
 read from memory only. Nothing is written to disk or unpickled.
 """
 
@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 MAX_BYTES = 50_000_000
 MAX_ROWS = 100_000
 MAX_COLUMNS = 200
-# Uncompressed size allowed for all members of an xlsx archive; a zip bomb
-# declares far more than this and is rejected before it is expanded.
+# Uncompressed size allowed for all members of an xlsx archive. The zipfile
+# module reads a member only up to its declared size, so checking the declared
+# sizes rejects a zip bomb before anything is expanded.
 MAX_XLSX_UNCOMPRESSED = 200_000_000
 
 SEPARATORS = (",", ";", "\t", "|")
@@ -48,7 +49,7 @@ class RawTable:
         One row per data row, every cell a string (missing cells are ``""``).
         Column names are stripped of byte-order marks and surrounding spaces,
         and made unique. The index is the 1-based data row number, counted as
-        a spreadsheet shows the rows below the header; rows with every cell
+        a spreadsheet shows the rows below the header. Rows with every cell
         empty are dropped, so the index can have gaps.
     encoding : str
         Text encoding used to decode a CSV file, ``"xlsx"`` for a workbook.
@@ -226,7 +227,7 @@ def sniff_separator(text: str) -> str:
         try:
             widths = [len(row) for row in csv.reader(lines, delimiter=separator)]
         except csv.Error:
-            continue  # an overlong quoted field; reading reports it properly
+            continue  # an overlong quoted field, which the reader reports later
         if not widths:
             continue
         header_width = widths[0]

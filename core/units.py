@@ -3,12 +3,13 @@
 Canonical units are mg/dL for blood sugar and ng/mL for troponin. The rules:
 
 - Blood sugar: mg/dL = mmol/L x 18.016. A median below 35 is almost certainly
-  mmol/L, because 35 mg/dL would be severe hypoglycaemia for a typical patient.
+  mmol/L, because 35 mg/dL is half the hypoglycaemia threshold of 70 mg/dL
+  (American Diabetes Association, level 1).
 - Troponin: ng/mL = ng/L / 1000. When most values are above 1 and the median
-  is above 5, the values look like ng/L (a median of 5 ng/mL would be an
-  extreme infarct for a typical patient).
+  is above 5, the values look like ng/L, because a median of 5 ng/mL would be
+  over 300 times the common upper reference limit of 0.014 ng/mL.
 
-A conversion is only applied when the caller asks for it.
+A conversion is only applied when the caller requests it.
 """
 
 import logging

@@ -1,8 +1,8 @@
-"""Every upload case file loads, or fails, as its expectation says.
+"""Every upload case file loads, or fails, as its expectation states.
 
-Shared cases live in ``shared/cases`` next to the repository and are skipped
-when that folder is absent; the project's own cases live in ``tests/cases``
-and are written by ``tests/cases/make_cases.py``.
+Cases kept beside the repository are skipped when their folder is absent.
+The project's own cases live in ``tests/cases`` and are written by
+``tests/cases/make_cases.py``.
 """
 
 from pathlib import Path
@@ -181,7 +181,7 @@ SHARED_CHECKS = {
 @SKIP_SHARED
 @pytest.mark.parametrize("name", sorted(SHARED_CHECKS))
 def test_shared_case(name):
-    """A shared case file behaves as its expectation says."""
+    """A shared case file behaves as its expectation states."""
     SHARED_CHECKS[name](SHARED)
 
 

@@ -38,7 +38,7 @@ def test_table_columns_in_contract_order():
 
 
 def test_features_and_outcome_properties():
-    """features holds kept rows and feature columns only; outcome is separate."""
+    """features contains kept rows and feature columns only, without outcome."""
     cohort = load_cohort(CSV, "a.csv")
     assert list(cohort.features.columns) == list(FEATURE_NAMES)
     assert OUTCOME not in cohort.features

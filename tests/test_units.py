@@ -106,6 +106,6 @@ def test_detect_units_on_raw_text_with_decimal_comma():
 
 
 def test_describe_names_units():
-    """The description says from which unit to which the values were converted."""
+    """The description names the source and target units."""
     (suggestion,) = suggest_conversions(pd.DataFrame({"troponin": [8.0, 9.0, 30.0]}))
     assert "from ng/L to ng/mL" in suggestion.describe()
