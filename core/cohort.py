@@ -17,7 +17,13 @@ import pandas as pd
 
 from core.mapping import ColumnMapping, suggest_mapping, validate_mapping
 from core.parsing import map_gender, map_outcome, parse_numbers
-from core.quality import CK_MB_CEILING, TROPONIN_CEILING, QualityReport, check_quality
+from core.quality import (
+    CK_MB_CEILING,
+    TROPONIN_CEILING,
+    QualityReport,
+    blank_implausible,
+    check_quality,
+)
 from core.reading import RawTable, read_table
 from core.schema import FEATURE_NAMES, OUTCOME, PATIENT_ID
 from core.units import UnitSuggestion, apply_conversions, suggest_conversions
@@ -174,6 +180,9 @@ def build_cohort(
         troponin_ceiling=troponin_ceiling,
     )
     report = _complete_report(report, raw, mapping, suggestions, applied, requested)
+    if not exclude_implausible:
+        features = list(FEATURE_NAMES)
+        table[features] = blank_implausible(table[features])
     options = (exclude_implausible, ck_mb_ceiling, troponin_ceiling)
     return Cohort(
         table=table,

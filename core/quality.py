@@ -224,29 +224,35 @@ def check_quality(
     features = values[list(FEATURE_NAMES)]
     notes = []
     if exclude_implausible:
-        exclusions = implausible.copy()
+        exclusions = implausible
     else:
         features = blank_implausible(features)
-        exclusions = implausible.iloc[:0].copy()
-        if len(implausible):
-            notes.append(
-                f"{len(implausible)} implausible values were set to missing and "
-                "imputed instead of excluding their rows."
-            )
+        exclusions = implausible.iloc[:0]
+        notes += [
+            f"Row {line.row}: {line.reason}. The value was set to missing and "
+            "imputed, and the row is kept."
+            for line in implausible.itertuples(index=False)
+        ]
 
     exclusions = pd.concat([exclusions, _sparse_rows(features)], ignore_index=True)
     exclusions = exclusions.sort_values("row", kind="stable").reset_index(drop=True)
     included = pd.Series(~values.index.isin(exclusions["row"]), index=values.index)
     ceilings = {"ck_mb": ck_mb_ceiling, "troponin": troponin_ceiling}
+    constant = _constant_columns(features.loc[included])
+    notes += [
+        f"{FEATURE_BY_NAME[name].label} has the same value in every kept row, "
+        "so it cannot separate clusters."
+        for name in constant
+    ]
 
     report = QualityReport(
         rows_read=len(values),
         rows_kept=int(included.sum()),
         rows_excluded=int((~included).sum()),
         exclusions=exclusions,
-        missing=_missing_table(values, features, unparsed, exclude_implausible),
+        missing=_missing_table(values, features, unparsed),
         duplicate_rows=int(values.duplicated().sum()),
-        constant_columns=_constant_columns(features.loc[included]),
+        constant_columns=constant,
         censored=_censored_table(features, censored, ceilings),
         included=included,
         notes=notes,
@@ -275,7 +281,6 @@ def _missing_table(
     values: pd.DataFrame,
     features: pd.DataFrame,
     unparsed: pd.DataFrame | None,
-    exclude_implausible: bool,
 ) -> pd.DataFrame:
     lines = []
     for name in [*FEATURE_NAMES, OUTCOME]:

@@ -151,6 +151,10 @@ FEATURES: tuple[Feature, ...] = (
             "hstnt",
             "hstroponin",
             "troponinngml",
+            "hsctni",
+            "hsctnt",
+            "hstroponini",
+            "hstroponint",
         ),
         0,
         float("inf"),
@@ -184,6 +188,9 @@ PATIENT_ID_ALIASES: tuple[str, ...] = (
     "recordid",
     "caseid",
     "pid",
+    "casenumber",
+    "patientno",
+    "subject",
 )
 
 # Text values accepted for the outcome and gender columns, after lower-casing

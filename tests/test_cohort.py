@@ -64,6 +64,18 @@ def test_content_hash_and_fingerprint():
     assert first.fingerprint != second.fingerprint
 
 
+def test_keep_implausible_blanks_table_values():
+    """With exclude_implausible=False implausible values reach no feature."""
+    rows = [r.copy() for r in ROWS]
+    rows[0][2] = "1111"
+    rows[1][3], rows[1][4] = "70", "150"
+    cohort = load_cohort(join(rows).encode(), "a.csv", exclude_implausible=False)
+    assert cohort.included.all()
+    assert np.isnan(cohort.features.loc[1, "heart_rate"])
+    assert cohort.features.loc[2, ["systolic_bp", "diastolic_bp"]].isna().all()
+    assert cohort.features["heart_rate"].max() <= 300
+
+
 def test_cohort_pickles():
     """A cohort survives pickling, as st.cache_data needs."""
     cohort = load_cohort(CSV, "a.csv")

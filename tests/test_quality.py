@@ -115,7 +115,7 @@ def test_keep_implausible_sets_missing():
     assert report.rows_excluded == 0
     assert missing.loc["heart_rate", "kind"] == "implausible, set to missing"
     assert missing.loc["heart_rate", "action"] == IMPUTE_ACTION
-    assert any("set to missing" in note for note in report.notes)
+    assert "Row 3: heart rate 1111 beats/min" in report.notes[0]
 
 
 def test_blank_implausible_blanks_both_pressures():
@@ -216,7 +216,9 @@ def test_constant_column_named():
     """A feature with one value among kept rows is named as constant."""
     values = make_values()
     values["gender"] = 1.0
-    assert check_quality(values).constant_columns == ["gender"]
+    report = check_quality(values)
+    assert report.constant_columns == ["gender"]
+    assert "Gender has the same value" in report.notes[0]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
