@@ -259,7 +259,7 @@ def _complete_report(
     applied: list[UnitSuggestion],
     requested: set[str],
 ) -> QualityReport:
-    notes = list(report.notes)
+    notes = list(raw.notes) + list(report.notes)
     suggestions_not_applied = [s for s in suggestions if s not in applied]
     skipped = sorted(requested - {s.feature for s in applied})
     if skipped:

@@ -34,6 +34,7 @@ SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical b
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_WORKSHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
 _SAMPLE_LINES = 50
 _COMMA_DECIMAL = re.compile(r"^[<>]?\s*[+-]?\d*,\d+$")
 _POINT_DECIMAL = re.compile(r"^[<>]?\s*[+-]?\d*\.\d+$")
@@ -65,6 +66,8 @@ class RawTable:
         SHA-256 hex digest of the bytes read.
     empty_rows_dropped : int
         Number of rows with every cell empty that were left out.
+    notes : tuple of str
+        Remarks about the reading, such as workbook sheets that were not read.
     """
 
     frame: pd.DataFrame
@@ -75,6 +78,7 @@ class RawTable:
     source_name: str = ""
     content_hash: str = ""
     empty_rows_dropped: int = 0
+    notes: tuple[str, ...] = ()
 
 
 def read_table(data: bytes, filename: str) -> RawTable:
@@ -99,17 +103,18 @@ def read_table(data: bytes, filename: str) -> RawTable:
         than ``MAX_COLUMNS`` columns or cannot be parsed as a table.
     """
     _check_size(data, filename)
+    notes: tuple[str, ...] = ()
     if data.startswith(_ZIP_MAGIC):
-        grid = _read_xlsx_grid(data, filename)
-        encoding, separator, decimal_source = "xlsx", None, None
+        grid, notes = _read_xlsx_grid(data, filename)
+        encoding, separator = "xlsx", None
     else:
         text, encoding = decode_text(data, filename)
         separator = sniff_separator(text)
         grid = _read_csv_grid(text, separator, filename)
-        decimal_source = grid
 
     frame, dropped = _frame_from_grid(grid, filename)
-    decimal = "." if decimal_source is None else sniff_decimal(frame, separator)
+    # Workbook cells hold real numbers, written with a point when read as text.
+    decimal = "." if separator is None else sniff_decimal(frame, separator)
     kind = "xlsx" if separator is None else "csv"
     logger.info(
         "read %s table: %d rows, %d columns, encoding %s",
@@ -127,6 +132,7 @@ def read_table(data: bytes, filename: str) -> RawTable:
         source_name=filename,
         content_hash=hashlib.sha256(data).hexdigest(),
         empty_rows_dropped=dropped,
+        notes=notes,
     )
 
 
@@ -265,17 +271,19 @@ def _read_csv_grid(text: str, separator: str, filename: str) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype=object)
 
 
-def _read_xlsx_grid(data: bytes, filename: str) -> pd.DataFrame:
+def _read_xlsx_grid(data: bytes, filename: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            expanded = sum(member.file_size for member in archive.infolist())
+            members = archive.infolist()
     except zipfile.BadZipFile as error:
         raise _not_a_table(filename, "it is a damaged zip archive") from error
+    expanded = sum(member.file_size for member in members)
+    sheets = sum(_WORKSHEET.match(member.filename) is not None for member in members)
     if expanded > MAX_XLSX_UNCOMPRESSED:
         raise _not_a_table(filename, "the workbook expands to more data than accepted")
 
     try:
-        return pd.read_excel(
+        grid = pd.read_excel(
             io.BytesIO(data),
             sheet_name=0,
             engine="openpyxl",
@@ -288,6 +296,16 @@ def _read_xlsx_grid(data: bytes, filename: str) -> pd.DataFrame:
         raise _not_a_table(
             filename, "it is a zip archive but not an Excel workbook"
         ) from error
+
+    if grid.empty and sheets > 1:
+        raise FileFormatError(
+            f"The first sheet of the workbook '{filename}' is empty. Move the "
+            "patient table to the first sheet and upload the workbook again."
+        )
+    notes = ()
+    if sheets > 1:
+        notes = (f"The workbook has {sheets} sheets. Only the first sheet was read.",)
+    return grid, notes
 
 
 def _frame_from_grid(grid: pd.DataFrame, filename: str) -> tuple[pd.DataFrame, int]:

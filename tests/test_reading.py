@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from cases.make_cases import HEADER, join, make_rows, xlsx_bytes
+from openpyxl import Workbook
 
 from core.errors import FileFormatError
 from core.parsing import parse_numbers
@@ -216,3 +217,29 @@ def test_unbalanced_quote_rejected():
     data = b'a,b\n"1,2\n' + b"x" * 200_000 + b"\n"
     with pytest.raises(FileFormatError, match="not readable as a table"):
         read_table(data, "quote.csv")
+
+
+def _two_sheet_workbook(first_empty: bool) -> bytes:
+    workbook = Workbook()
+    first = workbook.active
+    second = workbook.create_sheet("Other")
+    target = second if first_empty else first
+    target.append(HEADER)
+    for row in ROWS:
+        target.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_workbook_with_several_sheets_noted():
+    """Only the first sheet is read, and a note gives the sheet count."""
+    raw = read_table(_two_sheet_workbook(first_empty=False), "two.xlsx")
+    assert raw.frame.shape == (len(ROWS), len(HEADER))
+    assert raw.notes == ("The workbook has 2 sheets. Only the first sheet was read.",)
+
+
+def test_workbook_with_empty_first_sheet_rejected():
+    """An empty first sheet asks the user to move the table there."""
+    with pytest.raises(FileFormatError, match="first sheet of the workbook"):
+        read_table(_two_sheet_workbook(first_empty=True), "two.xlsx")
