@@ -36,6 +36,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _WORKSHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
 _SAMPLE_LINES = 50
+_SAMPLE_CHARS = 200_000
 _COMMA_DECIMAL = re.compile(r"^[<>]?\s*[+-]?\d*,\d+$")
 _POINT_DECIMAL = re.compile(r"^[<>]?\s*[+-]?\d*\.\d+$")
 
@@ -227,7 +228,8 @@ def sniff_separator(text: str) -> str:
     gives the header, provided that most sampled lines have that many fields.
     A single-column file falls back to the comma.
     """
-    lines = [line for line in text.splitlines()[:_SAMPLE_LINES] if line.strip()]
+    head = text[:_SAMPLE_CHARS].splitlines()[:_SAMPLE_LINES]
+    lines = [line for line in head if line.strip()]
     best, best_width = ",", 1
     for separator in SEPARATORS:
         try:
@@ -311,18 +313,17 @@ def _read_xlsx_grid(data: bytes, filename: str) -> tuple[pd.DataFrame, tuple[str
 def _frame_from_grid(grid: pd.DataFrame, filename: str) -> tuple[pd.DataFrame, int]:
     if grid.shape[0] == 0:
         raise _empty_file(filename)
-    if grid.shape[1] > MAX_COLUMNS:
+
+    cells = _drop_empty_columns(grid.astype(object).where(grid.notna(), "").map(str))
+    if cells.shape[1] > MAX_COLUMNS:
         raise FileFormatError(
-            f"The file '{filename}' has {grid.shape[1]} columns, more than the "
+            f"The file '{filename}' has {cells.shape[1]} columns, more than the "
             f"{MAX_COLUMNS} accepted. Remove the columns not needed and upload "
             "it again."
         )
-
-    cells = grid.astype(object).where(grid.notna(), "").map(str)
     body = cells.iloc[1:].copy()
     body.columns = clean_column_names(list(cells.iloc[0]))
     body.index = pd.RangeIndex(1, len(body) + 1, name="row")
-    body = _drop_empty_columns(body)
 
     filled = body.apply(lambda column: column.str.strip() != "").any(axis=1)
     dropped = int((~filled).sum())
@@ -340,17 +341,11 @@ def _frame_from_grid(grid: pd.DataFrame, filename: str) -> tuple[pd.DataFrame, i
     return body, dropped
 
 
-def _drop_empty_columns(body: pd.DataFrame) -> pd.DataFrame:
-    # Spreadsheets often export trailing separators: a column with a generated
-    # name and no values carries nothing and would only clutter the mapping.
-    keep = [
-        not (name.startswith(_UNNAMED) and (body.iloc[:, i].str.strip() == "").all())
-        for i, name in enumerate(body.columns)
-    ]
-    return body.loc[:, keep]
-
-
-_UNNAMED = "column "
+def _drop_empty_columns(cells: pd.DataFrame) -> pd.DataFrame:
+    # Spreadsheets often export trailing separators or formatted empty columns.
+    # A column with no header and no values carries nothing.
+    filled = cells.apply(lambda column: (column.str.strip() != "").any())
+    return cells.loc[:, filled]
 
 
 def clean_column_names(names: list[str]) -> list[str]:
@@ -363,7 +358,7 @@ def clean_column_names(names: list[str]) -> list[str]:
     seen: set[str] = set()
     for position, name in enumerate(names, start=1):
         text = str(name).replace("\ufeff", "").strip()
-        text = text or f"{_UNNAMED}{position}"
+        text = text or f"column {position}"
         candidate, copy = text, 2
         while candidate in seen:
             candidate, copy = f"{text} ({copy})", copy + 1

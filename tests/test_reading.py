@@ -243,3 +243,23 @@ def test_workbook_with_empty_first_sheet_rejected():
     """An empty first sheet asks the user to move the table there."""
     with pytest.raises(FileFormatError, match="first sheet of the workbook"):
         read_table(_two_sheet_workbook(first_empty=True), "two.xlsx")
+
+
+def test_empty_unnamed_columns_dropped_before_limit():
+    """Hundreds of empty unnamed columns are dropped, not counted against the limit."""
+    padding = "," * 300
+    data = f"a,b{padding}\n1,2{padding}\n".encode()
+    raw = read_table(data, "padded.csv")
+    assert list(raw.frame.columns) == ["a", "b"]
+
+
+def test_unnamed_column_with_values_kept():
+    """A column with values but no header gets a generated name."""
+    raw = read_table(b"a,,c\n1,2,3\n", "upload.csv")
+    assert list(raw.frame.columns) == ["a", "column 2", "c"]
+
+
+def test_separators_only_has_no_data_rows():
+    """A file of separators only has no data rows."""
+    with pytest.raises(FileFormatError, match="no data rows"):
+        read_table(b",,,\n,,,\n", "commas.csv")
