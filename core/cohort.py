@@ -25,7 +25,7 @@ from core.quality import (
     check_quality,
 )
 from core.reading import RawTable, read_table
-from core.schema import FEATURE_NAMES, OUTCOME, PATIENT_ID
+from core.schema import FEATURE_BY_NAME, FEATURE_NAMES, OUTCOME, PATIENT_ID
 from core.units import UnitSuggestion, apply_conversions, suggest_conversions
 
 logger = logging.getLogger(__name__)
@@ -259,36 +259,50 @@ def _complete_report(
     applied: list[UnitSuggestion],
     requested: set[str],
 ) -> QualityReport:
-    notes = list(raw.notes) + list(report.notes)
-    suggestions_not_applied = [s for s in suggestions if s not in applied]
-    skipped = sorted(requested - {s.feature for s in applied})
-    if skipped:
-        notes.append(
-            f"No unit conversion is suggested for {', '.join(skipped)}; "
-            "those values were left unchanged."
-        )
+    notes = [*raw.notes, *report.notes]
     if raw.empty_rows_dropped:
-        count = raw.empty_rows_dropped
-        rows = "row" if count == 1 else "rows"
-        notes.append(f"{count} empty {rows} in the file were skipped.")
+        notes.append(
+            f"{_rows(raw.empty_rows_dropped)} with every cell empty were skipped."
+        )
     if report.duplicate_rows:
         notes.append(
-            f"{report.duplicate_rows} rows are exact duplicates of an earlier "
-            "row. They are kept."
+            f"{_rows(report.duplicate_rows)} repeat an earlier row exactly. "
+            "They are kept."
         )
-    for suggestion in suggestions_not_applied:
-        notes.append(
-            f"{suggestion.reason} Values were left unchanged; convert them from "
-            f"{suggestion.from_unit} to {suggestion.to_unit} if that is right."
-        )
+    notes += _unit_notes(suggestions, applied, requested)
     if not mapping.outcome:
-        notes.append("The file has no outcome column; outcome rates are not available.")
+        notes.append("The file has no outcome column, so outcome rates are not shown.")
     return replace(
         report,
         conversions=[s.describe() for s in applied],
         unused_columns=mapping.unused,
         notes=notes,
     )
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _unit_notes(
+    suggestions: tuple[UnitSuggestion, ...],
+    applied: list[UnitSuggestion],
+    requested: set[str],
+) -> list[str]:
+    notes = [
+        f"{s.reason} The values were left unchanged. Convert them from "
+        f"{s.from_unit} to {s.to_unit} if that is right."
+        for s in suggestions
+        if s not in applied
+    ]
+    skipped = sorted(requested - {s.feature for s in applied})
+    if skipped:
+        labels = ", ".join(FEATURE_BY_NAME[name].label for name in skipped)
+        notes.append(
+            f"No unit conversion is suggested for {labels}, so those values "
+            "were left unchanged."
+        )
+    return notes
 
 
 def _fingerprint(
