@@ -2,13 +2,17 @@
 
 import io
 
-from cases.make_cases import HEADER
+import numpy as np
+from cases.make_cases import HEADER, join, make_rows
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from core.cohort import Cohort, load_cohort
+from core.cohort import Cohort, build_cohort, load_cohort
 from core.errors import CohortError
+from core.mapping import suggest_mapping
+from core.reading import read_table
+from core.schema import FEATURE_NAMES, OUTCOME, PATIENT_ID
 
 FUZZ = settings(
     max_examples=200,
@@ -64,7 +68,18 @@ def test_arbitrary_tables(header, body, separator, encoding):
     outcome_of(data)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=100, deadline=None)
+@given(
+    body=st.lists(st.lists(cells, min_size=9, max_size=9), min_size=1, max_size=25),
+    separator=separators,
+)
+def test_arbitrary_cells_standard_header(body, separator):
+    """Arbitrary cells under the standard header load consistently or fail cleanly."""
+    lines = [separator.join(HEADER)] + [separator.join(row) for row in body]
+    outcome_of("\n".join(lines).encode())
+
+
+@settings(max_examples=30, deadline=None)
 @given(body=st.lists(st.lists(cells, min_size=9, max_size=9), max_size=15))
 def test_arbitrary_workbooks(body):
     """Workbooks with arbitrary cell text load consistently or raise a CohortError."""
@@ -82,3 +97,28 @@ def _excel_safe(cell: str) -> str:
     # openpyxl rejects control characters in cells, which a real workbook
     # cannot contain either.
     return "".join(c for c in cell if c >= " " or c in "\t\n")
+
+
+REFERENCE = read_table(join(make_rows(seed=2)).encode(), "reference.csv")
+targets = st.sampled_from([*FEATURE_NAMES, OUTCOME, PATIENT_ID])
+sources = st.one_of(st.none(), st.sampled_from(list(REFERENCE.frame.columns)))
+
+
+@FUZZ
+@given(
+    edits=st.lists(st.tuples(targets, sources), max_size=6),
+    exclude=st.booleans(),
+    convert=st.lists(st.sampled_from(FEATURE_NAMES), max_size=3),
+)
+def test_arbitrary_mapping_edits(edits, exclude, convert):
+    """Any sequence of mapping-form edits builds a cohort or raises a CohortError."""
+    mapping = suggest_mapping(list(REFERENCE.frame.columns))
+    for target, source in edits:
+        mapping = mapping.with_column(target, source)
+    try:
+        cohort = build_cohort(REFERENCE, mapping, convert, exclude_implausible=exclude)
+    except CohortError:
+        return
+    report = cohort.report
+    assert report.rows_kept + report.rows_excluded == report.rows_read
+    assert np.isfinite(cohort.features.to_numpy(dtype=float, na_value=0.0)).all()
