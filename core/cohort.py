@@ -90,6 +90,8 @@ def load_cohort(
     convert_units: bool = False,
     *,
     exclude_implausible: bool = True,
+    ck_mb_ceiling: float = CK_MB_CEILING,
+    troponin_ceiling: float = TROPONIN_CEILING,
 ) -> Cohort:
     """Read an upload and build its cohort with the suggested mapping.
 
@@ -101,8 +103,8 @@ def load_cohort(
         Upload name, for display; the format is judged by content.
     convert_units : bool
         Apply every unit conversion that the values suggest.
-    exclude_implausible : bool
-        See ``check_quality``.
+    exclude_implausible, ck_mb_ceiling, troponin_ceiling
+        Passed to ``check_quality``.
 
     Returns
     -------
@@ -123,7 +125,14 @@ def load_cohort(
     if convert_units:
         values, _, _ = _parse_features(raw, mapping)
         convert = tuple(s.feature for s in suggest_conversions(values))
-    return build_cohort(raw, mapping, convert, exclude_implausible=exclude_implausible)
+    return build_cohort(
+        raw,
+        mapping,
+        convert,
+        exclude_implausible=exclude_implausible,
+        ck_mb_ceiling=ck_mb_ceiling,
+        troponin_ceiling=troponin_ceiling,
+    )
 
 
 def build_cohort(

@@ -76,6 +76,15 @@ def test_keep_implausible_blanks_table_values():
     assert cohort.features["heart_rate"].max() <= 300
 
 
+def test_load_cohort_passes_ceiling():
+    """load_cohort passes the CK-MB ceiling on to the quality check."""
+    default = load_cohort(CSV, "a.csv")
+    lowered = load_cohort(CSV, "a.csv", ck_mb_ceiling=1.0)
+    at_ceiling = int((lowered.table["ck_mb"] >= 1.0).sum())
+    assert len(lowered.report.censored) == at_ceiling
+    assert len(lowered.report.censored) > len(default.report.censored)
+
+
 def test_cohort_pickles():
     """A cohort survives pickling, as st.cache_data needs."""
     cohort = load_cohort(CSV, "a.csv")
