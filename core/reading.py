@@ -2,7 +2,7 @@
 
 The format is judged by content, never by the file name: a zip archive is read
 as an Excel workbook, anything else as delimited text. Every cell is kept as
-the text read, so no value is coerced silently; ``core.parsing`` turns text
+the text read, so no value is coerced silently. ``core.parsing`` turns text
 into numbers later and flags the cells that were not numbers. Uploaded bytes are
 read from memory only. Nothing is written to disk or unpickled.
 """

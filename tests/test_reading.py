@@ -240,7 +240,7 @@ def test_workbook_with_several_sheets_noted():
 
 
 def test_workbook_with_empty_first_sheet_rejected():
-    """An empty first sheet asks the user to move the table there."""
+    """An empty first sheet raises a message to move the table there."""
     with pytest.raises(FileFormatError, match="first sheet of the workbook"):
         read_table(_two_sheet_workbook(first_empty=True), "two.xlsx")
 
