@@ -1,4 +1,4 @@
-"""Read uploaded bytes into a table of strings and parse its numeric cells.
+"""Read uploaded bytes into a table of strings and detect its format.
 
 The format is judged by content, never by the file name: a zip archive is read
 as an Excel workbook, anything else as delimited text. Every cell is kept as
