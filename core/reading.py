@@ -373,6 +373,9 @@ def sniff_decimal(frame: pd.DataFrame, separator: str | None) -> str:
     Cells such as ``2,05`` are counted against cells such as ``2.05`` in the
     first rows. A comma-separated file only has decimal commas in quoted
     cells, which the same count finds.
+
+    NOTE: a thousands separator such as ``1,234`` looks like a decimal comma;
+    when such cells outnumber ``2.05``-style cells the file is misread.
     """
     sample = frame.head(500)
     comma = point = 0
