@@ -21,8 +21,10 @@ from core.errors import FileFormatError
 
 logger = logging.getLogger(__name__)
 
-MAX_BYTES = 50_000_000
-MAX_ROWS = 100_000
+# Sized for registries of a million patients, within the 200 MB upload limit
+# set in .streamlit/config.toml.
+MAX_BYTES = 200_000_000
+MAX_ROWS = 2_000_000
 MAX_COLUMNS = 200
 # Uncompressed size allowed for all members of an xlsx archive. The zipfile
 # module reads a member only up to its declared size, so checking the declared
