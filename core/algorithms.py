@@ -16,7 +16,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
 from core.clustering import cluster_names, renumber
-from core.engine_settings import DEFAULTS
+from core.engine_settings import DEFAULTS, limit_native_threads
 from core.errors import CohortError
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ def _finish(
     return AlternativeResult(name, labels, names, centers, ari, table, note)
 
 
+@limit_native_threads
 def gaussian_mixture(
     X: np.ndarray,
     k_values: list[int],
@@ -143,6 +144,7 @@ def gaussian_mixture(
     return _finish("gmm", X, raw, kmeans_labels, used_features, table)
 
 
+@limit_native_threads
 def ward(
     X: np.ndarray,
     k: int,
@@ -160,6 +162,7 @@ def ward(
     return _finish("ward", X, raw, kmeans_labels, used_features)
 
 
+@limit_native_threads
 def hdbscan(
     X: np.ndarray,
     kmeans_labels: np.ndarray,

@@ -13,7 +13,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_samples
 from sklearn.pipeline import Pipeline
 
-from core.engine_settings import DEFAULTS, SETTINGS, Setting
+from core.engine_settings import DEFAULTS, SETTINGS, Setting, limit_native_threads
 from core.errors import TooFewPatientsError
 from core.preprocessing import PreprocessSettings, fit_transform, used_features
 from core.profiles import centroid_z_scores
@@ -201,6 +201,7 @@ def _median_centroids(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFram
     return centroids
 
 
+@limit_native_threads
 def fit_clusters(
     features: pd.DataFrame, settings: ClusterSettings | None = None
 ) -> ClusterResult:

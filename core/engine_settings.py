@@ -4,7 +4,15 @@ Pages show this table so that every size threshold the engine applies is
 visible; callers pass other values through the settings dataclasses.
 """
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+from threadpoolctl import threadpool_limits
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,16 @@ SETTINGS: tuple[Setting, ...] = (
         "differ by less than this fraction of the nearest one.",
     ),
     Setting(
+        "native_threads",
+        1,
+        "threads",
+        "k-means, the Gaussian mixture and HDBSCAN run their OpenMP and BLAS "
+        "code single-threaded. Streamlit serves sessions as threads of one "
+        "process, and spinning OpenMP threads competing for busy cores can slow "
+        "a fit by orders of magnitude; on cohorts of a few thousand patients "
+        "one thread costs little.",
+    ),
+    Setting(
         "nearest_patients",
         20,
         "patients",
@@ -87,3 +105,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 DEFAULTS: dict[str, float] = {s.name: s.default for s in SETTINGS}
+
+
+def limit_native_threads(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``func`` with OpenMP and BLAS limited to the ``native_threads`` setting."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with threadpool_limits(limits=int(DEFAULTS["native_threads"])):
+            return func(*args, **kwargs)
+
+    return wrapper

@@ -115,8 +115,9 @@ def build_preprocessor(settings: PreprocessSettings) -> Pipeline:
         ``impute`` (median; a column with no value becomes 0), ``log``
         (``log1p`` of the skewed labs, identity when ``log_transform`` is
         off) and ``scale`` (``StandardScaler``; a zero-variance column is
-        divided by 1, so it becomes zeros instead of NaN). ``fit_transform``
-        returns an array of shape (n_patients, len(used_features(settings))).
+        divided by 1, so it becomes zeros, up to rounding, instead of NaN).
+        ``fit_transform`` returns an array of shape
+        (n_patients, len(used_features(settings))).
     """
     columns = used_features(settings)
     logged = log_transformed_features(settings)

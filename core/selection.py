@@ -18,7 +18,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
-from core.engine_settings import DEFAULTS
+from core.engine_settings import DEFAULTS, limit_native_threads
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ def _within_dispersion(X: np.ndarray, k: int, seed: int) -> float:
     return float(KMeans(n_clusters=k, n_init=10, random_state=seed).fit(X).inertia_)
 
 
+@limit_native_threads
 def gap_statistic(
     X: np.ndarray, k_values: list[int], seed: int, references: int = 10
 ) -> pd.DataFrame:
@@ -128,6 +129,7 @@ def gap_statistic(
     return pd.DataFrame(rows)
 
 
+@limit_native_threads
 def sweep_k(
     X: np.ndarray,
     k_values: list[int],

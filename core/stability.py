@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-from core.engine_settings import DEFAULTS
+from core.engine_settings import DEFAULTS, limit_native_threads
 from core.selection import make_model
 
 logger = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def small_clusters(labels: np.ndarray) -> pd.Series:
     return sizes < limit
 
 
+@limit_native_threads
 def bootstrap_stability(
     X: np.ndarray,
     labels: np.ndarray,
