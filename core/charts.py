@@ -20,6 +20,11 @@ DEFAULT_BINS = 30
 # one extreme laboratory value does not stretch the axis.
 BOX_QUANTILES = {"low": 0.05, "q1": 0.25, "median": 0.5, "q3": 0.75, "high": 0.95}
 
+# Height of one row of a chart with one band per cluster, in pixels, and the
+# longest axis label (cluster names) shown before it is cut with an ellipsis.
+ROW_STEP = 30
+LABEL_LIMIT = 260
+
 SWEEP_CRITERIA = {
     "silhouette": "Silhouette (higher is better)",
     "calinski_harabasz": "Calinski-Harabasz (higher is better)",
@@ -35,8 +40,25 @@ def _cluster_title(cluster: int, names: dict[int, str] | None) -> str:
     return str(cluster)
 
 
-def histogram_frame(values: pd.Series, bins: int = DEFAULT_BINS) -> pd.DataFrame:
-    """Count values into equal-width bins.
+def value_scale(values: pd.Series | np.ndarray, log_scale: bool) -> alt.Scale:
+    """Return a linear scale, or a symmetric log scale fitted to ``values``.
+
+    The symlog constant (where the axis turns from linear to logarithmic) is
+    the 25th percentile of the positive values, so troponin in hundredths of
+    a ng/mL and CK-MB in ng/mL both spread out.
+    """
+    if not log_scale:
+        return alt.Scale(zero=False)
+    finite = np.asarray(values, dtype=float)
+    positive = finite[np.isfinite(finite) & (finite > 0)]
+    constant = float(np.percentile(positive, 25)) if positive.size else 1.0
+    return alt.Scale(type="symlog", constant=constant, zero=False)
+
+
+def histogram_frame(
+    values: pd.Series, bins: int = DEFAULT_BINS, log_bins: bool = False
+) -> pd.DataFrame:
+    """Count values into bins of equal width, or of equal width in log(1 + x).
 
     Parameters
     ----------
@@ -44,6 +66,10 @@ def histogram_frame(values: pd.Series, bins: int = DEFAULT_BINS) -> pd.DataFrame
         Numeric values of one feature, any length; NaN is ignored.
     bins : int
         Number of bins.
+    log_bins : bool
+        Space the bin edges evenly in ``log1p`` so that a right-skewed lab
+        does not fall into one bin. Negative values are counted in the
+        first bin.
 
     Returns
     -------
@@ -56,7 +82,12 @@ def histogram_frame(values: pd.Series, bins: int = DEFAULT_BINS) -> pd.DataFrame
     if finite.size == 0:
         return pd.DataFrame({"start": [], "end": [], "count": []})
 
-    counts, edges = np.histogram(finite, bins=bins)
+    edges: int | np.ndarray = bins
+    if log_bins and finite.max() > 0:
+        low, high = np.log1p(max(finite.min(), 0.0)), np.log1p(finite.max())
+        edges = np.expm1(np.linspace(low, high, bins + 1))
+        finite = np.clip(finite, edges[0], None)
+    counts, edges = np.histogram(finite, bins=edges)
     return pd.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts})
 
 
@@ -68,21 +99,25 @@ def histogram_chart(values: pd.Series, feature: str, bins: int = DEFAULT_BINS):
     values : pandas.Series
         Values of ``feature`` in its canonical unit.
     feature : str
-        Canonical feature name, used for the axis label.
+        Canonical feature name. Gender gets two bins; skewed labs get bins
+        even in ``log1p`` and a symmetric log axis.
     bins : int
-        Number of equal-width bins; the chart data has at most this many rows.
+        Number of bins; the chart data has at most this many rows.
 
     Returns
     -------
     altair.Chart
     """
-    frame = histogram_frame(values, bins)
-    label = feature_label(feature)
+    spec = FEATURE_BY_NAME[feature]
+    if feature == "gender":
+        bins = 2
+    frame = histogram_frame(values, bins, log_bins=spec.skewed)
+    scale = value_scale(values, spec.skewed)
     return (
-        alt.Chart(frame, title=FEATURE_BY_NAME[feature].label)
-        .mark_bar()
+        alt.Chart(frame, title=spec.label)
+        .mark_bar(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("start:Q", bin="binned", title=label),
+            x=alt.X("start:Q", title=spec.unit, scale=scale),
             x2="end:Q",
             y=alt.Y("count:Q", title="Patients"),
             tooltip=[
@@ -221,7 +256,12 @@ def pca_chart(
         .encode(
             x=alt.X("pc1:Q", title=f"PC1 ({explained[0]:.0%} of variance)"),
             y=alt.Y("pc2:Q", title=f"PC2 ({explained[1]:.0%} of variance)"),
-            color=alt.Color("cluster:N", title="Cluster"),
+            color=alt.Color(
+                "cluster:N",
+                title="Cluster",
+                scale=alt.Scale(scheme="tableau10"),
+                legend=alt.Legend(orient="bottom", columns=1, labelLimit=600),
+            ),
             tooltip=["cluster:N"],
         )
         .properties(height=420)
@@ -242,17 +282,21 @@ def centroid_heatmap(centroids_scaled: pd.DataFrame, names: dict[int, str] | Non
     Returns
     -------
     altair.LayerChart
-        k x n_used_features cells, each with its z-score written on it.
+        One column per cluster and one row per feature, each cell with its
+        z-score written on it.
     """
     long = centroids_scaled.rename_axis("cluster").reset_index()
     long = long.melt(id_vars="cluster", var_name="feature", value_name="z")
-    long["cluster"] = [_cluster_title(int(c), names) for c in long["cluster"]]
+    long["name"] = [_cluster_title(int(c), names) for c in long["cluster"]]
+    long["cluster"] = [f"Cluster {int(c)}" for c in long["cluster"]]
     long["feature"] = [FEATURE_BY_NAME[f].label for f in long["feature"]]
     limit = max(1.0, float(np.nanmax(np.abs(long["z"]))) if len(long) else 1.0)
 
     base = alt.Chart(long).encode(
-        x=alt.X("feature:N", title=None, sort=None),
-        y=alt.Y("cluster:N", title=None),
+        x=alt.X("cluster:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y(
+            "feature:N", title=None, sort=None, axis=alt.Axis(labelLimit=LABEL_LIMIT)
+        ),
     )
     cells = base.mark_rect().encode(
         color=alt.Color(
@@ -260,10 +304,15 @@ def centroid_heatmap(centroids_scaled: pd.DataFrame, names: dict[int, str] | Non
             title="z-score",
             scale=alt.Scale(scheme="redblue", domain=[limit, -limit]),
         ),
-        tooltip=["cluster:N", "feature:N", alt.Tooltip("z:Q", format="+.2f")],
+        tooltip=["name:N", "feature:N", alt.Tooltip("z:Q", format="+.2f")],
     )
-    text = base.mark_text(fontSize=12).encode(text=alt.Text("z:Q", format="+.1f"))
-    return alt.layer(cells, text).properties(height=max(120, 45 * len(names or {})))
+    text = base.mark_text(fontSize=12).encode(
+        text=alt.Text("z:Q", format="+.1f"),
+        color=alt.condition(
+            f"abs(datum.z) > {limit / 2}", alt.value("white"), alt.value("black")
+        ),
+    )
+    return alt.layer(cells, text).properties(height=alt.Step(ROW_STEP))
 
 
 def box_frame(values: pd.Series, groups: pd.Series | np.ndarray) -> pd.DataFrame:
@@ -319,11 +368,11 @@ def box_chart(
     """
     frame = box_frame(values, labels)
     frame["group"] = [_cluster_title(int(g), names) for g in frame["group"]]
-    scale = alt.Scale(type="symlog" if log_scale else "linear", zero=False)
+    scale = value_scale(values, log_scale)
     label = feature_label(feature)
 
     base = alt.Chart(frame, title=FEATURE_BY_NAME[feature].label).encode(
-        y=alt.Y("group:N", title=None)
+        y=alt.Y("group:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT))
     )
     whisker = base.mark_rule().encode(
         x=alt.X("low:Q", title=label, scale=scale), x2="high:Q"
@@ -337,7 +386,7 @@ def box_chart(
             *[alt.Tooltip(f"{q}:Q", format=".3g") for q in BOX_QUANTILES],
         ],
     )
-    return alt.layer(whisker, box, median).properties(height=40 + 28 * len(frame))
+    return alt.layer(whisker, box, median).properties(height=alt.Step(ROW_STEP))
 
 
 def outcome_rate_chart(rates: pd.DataFrame, names: dict[int, str] | None = None):
@@ -360,10 +409,14 @@ def outcome_rate_chart(rates: pd.DataFrame, names: dict[int, str] | None = None)
     frame = rates.reset_index()[["cluster", "rate", "rate_low", "rate_high"]]
     frame["cluster"] = [_cluster_title(int(c), names) for c in frame["cluster"]]
     axis = alt.Axis(format="%")
+    title = "Outcome rate (95 % Wilson interval)"
 
-    base = alt.Chart(frame).encode(y=alt.Y("cluster:N", title=None, sort=None))
+    y_axis = alt.Axis(labelLimit=LABEL_LIMIT)
+    base = alt.Chart(frame).encode(
+        y=alt.Y("cluster:N", title=None, sort=None, axis=y_axis)
+    )
     bars = base.mark_bar(opacity=0.7).encode(
-        x=alt.X("rate:Q", title="Outcome rate (95 % Wilson interval)", axis=axis),
+        x=alt.X("rate:Q", title=title, axis=axis),
         tooltip=[
             "cluster:N",
             alt.Tooltip("rate:Q", format=".1%"),
@@ -372,7 +425,7 @@ def outcome_rate_chart(rates: pd.DataFrame, names: dict[int, str] | None = None)
         ],
     )
     interval = base.mark_errorbar(ticks=True).encode(
-        x=alt.X("rate_low:Q", axis=axis), x2="rate_high:Q"
+        x=alt.X("rate_low:Q", title=title, axis=axis), x2="rate_high:Q"
     )
     cohort_rate = float(rates["cohort_rate"].iloc[0]) if len(rates) else 0.0
     rule = (
@@ -383,7 +436,7 @@ def outcome_rate_chart(rates: pd.DataFrame, names: dict[int, str] | None = None)
             tooltip=[alt.Tooltip("cohort_rate:Q", format=".1%", title="Cohort rate")],
         )
     )
-    return alt.layer(bars, interval, rule).properties(height=40 + 32 * len(frame))
+    return alt.layer(bars, interval, rule).properties(height=alt.Step(ROW_STEP))
 
 
 def distance_chart(
@@ -416,20 +469,25 @@ def distance_chart(
         .mark_bar()
         .encode(
             x=alt.X("distance:Q", title="Distance to centre (scaled units)"),
-            y=alt.Y("cluster:N", title=None, sort=None),
+            y=alt.Y(
+                "cluster:N",
+                title=None,
+                sort=None,
+                axis=alt.Axis(labelLimit=LABEL_LIMIT),
+            ),
             color=alt.condition(
                 "datum.assigned", alt.value("#d62728"), alt.value("#9ecae1")
             ),
             tooltip=["cluster:N", alt.Tooltip("distance:Q", format=".2f")],
         )
-        .properties(height=40 + 28 * len(frame))
+        .properties(height=alt.Step(ROW_STEP))
     )
 
 
 def patient_against_cluster_chart(
     cluster_features: pd.DataFrame, patient: dict[str, float]
 ):
-    """Build one panel per feature: the cluster's spread and the patient's value.
+    """Build one row per feature: the cluster's spread and the patient's value.
 
     Parameters
     ----------
@@ -440,31 +498,38 @@ def patient_against_cluster_chart(
 
     Returns
     -------
-    altair.FacetChart
-        One data row per feature; the red point is the patient, the bar the
-        cluster's 25th-75th percentile and the rule its 5th-95th.
+    altair.VConcatChart
+        One small chart per feature with one data row each. The red point is
+        the patient, the bar the cluster's 25th-75th percentile and the rule
+        its 5th-95th; skewed labs use a symmetric log axis.
     """
-    rows = []
-    for feature, value in patient.items():
-        stats = box_frame(cluster_features[feature], np.zeros(len(cluster_features)))
-        row = stats.iloc[0].to_dict() if len(stats) else {}
-        row.update(feature=feature_label(feature), patient=float(value))
-        rows.append(row)
-    frame = pd.DataFrame(rows)
+    rows = [
+        _patient_row(cluster_features[feature], feature, value)
+        for feature, value in patient.items()
+    ]
+    return alt.vconcat(*rows, spacing=18)
 
-    base = alt.Chart().encode(y=alt.Y("feature:N", title=None, axis=None))
-    x = alt.X("low:Q", title=None, scale=alt.Scale(zero=False))
+
+def _patient_row(values: pd.Series, feature: str, value: float):
+    stats = box_frame(values, np.zeros(len(values)))
+    frame = stats.assign(patient=float(value)) if len(stats) else None
+    if frame is None:
+        frame = pd.DataFrame({"patient": [float(value)]})
+    scale = value_scale(values, FEATURE_BY_NAME[feature].skewed)
+
+    base = alt.Chart(frame)
+    x = alt.X("low:Q", title=None, scale=scale)
     layers = [
         base.mark_rule().encode(x=x, x2="high:Q"),
         base.mark_bar(size=12, opacity=0.5).encode(x="q1:Q", x2="q3:Q"),
         base.mark_tick(color="black", thickness=2).encode(x="median:Q"),
         base.mark_point(color="#d62728", filled=True, size=90).encode(
-            x="patient:Q", tooltip=["feature:N", "patient:Q", "median:Q"]
+            x=alt.X("patient:Q", scale=scale),
+            tooltip=[alt.Tooltip("patient:Q", title="Patient"), "median:Q"],
         ),
     ]
-    return (
-        alt.layer(*layers, data=frame)
-        .properties(width=520, height=34)
-        .facet(row=alt.Row("feature:N", title=None, header=alt.Header(labelAngle=0)))
-        .resolve_scale(x="independent")
+    return alt.layer(*layers).properties(
+        title=alt.TitleParams(feature_label(feature), anchor="start", fontSize=12),
+        width=640,
+        height=24,
     )

@@ -105,12 +105,7 @@ def verdict_section(result: ClusterResult) -> None:
     st.metric(f"Mean silhouette{estimate}", f"{result.silhouette:.2f}")
     st.markdown(f"### Verdict: {label}")
     st.markdown(explanation)
-    bands = pd.DataFrame(
-        [
-            {"mean silhouette up to": upper, "verdict": band_label}
-            for upper, band_label, _ in VERDICT_BANDS
-        ]
-    )
+    st.dataframe(verdict_bands(label), hide_index=True, key="clustering_bands")
     show_basis(
         "structure verdict",
         [
@@ -121,13 +116,28 @@ def verdict_section(result: ClusterResult) -> None:
             f"{len(result.labels):,} patients{estimate}.",
         ],
     )
-    st.dataframe(bands, hide_index=True)
+
+
+def verdict_bands(current: str) -> pd.DataFrame:
+    """Return the Kaufman and Rousseeuw bands as a table, marking ``current``."""
+    rows, lower = [], None
+    for upper, label, _ in VERDICT_BANDS:
+        if lower is None:
+            span = f"{upper:.2f} or less"
+        elif upper == float("inf"):
+            span = f"above {lower:.2f}"
+        else:
+            span = f"above {lower:.2f} to {upper:.2f}"
+        marker = "yes" if label == current else ""
+        rows.append({"mean silhouette": span, "verdict": label, "this run": marker})
+        lower = upper
+    return pd.DataFrame(rows)
 
 
 def map_section(result: ClusterResult, seed: int) -> None:
     """Show the 2-D PCA map coloured by cluster."""
     chart = charts.pca_chart(result.X, result.labels, result.names, seed=seed)
-    st.altair_chart(chart)
+    st.altair_chart(chart, height=520)
     names = "; ".join(f"{c}: {n}" for c, n in result.names.items())
     st.caption(escape_markdown(f"Clusters: {names}. {result.ordering_rule}"))
 
@@ -163,7 +173,12 @@ def stability_section(result: ClusterResult, cohort: Cohort, settings) -> None:
 
     stability = runs[run_key]
     st.metric("Mean adjusted Rand index", f"{stability.mean_ari:.2f}")
-    st.dataframe(stability.clusters)
+    config = {
+        "share": st.column_config.NumberColumn("share", format="percent"),
+        "mean_jaccard": st.column_config.NumberColumn("mean Jaccard", format="%.2f"),
+        "small": st.column_config.CheckboxColumn("possible outlier group"),
+    }
+    st.dataframe(stability.clusters, column_config=config, key="stability_table")
     show_basis(
         "stability",
         [
@@ -247,4 +262,4 @@ def comparison_section(result: ClusterResult, cohort: Cohort, settings) -> None:
     chart = charts.pca_chart(
         result.X, alternative.labels, alternative.names, seed=settings.seed
     )
-    right.altair_chart(chart)
+    right.altair_chart(chart, height=520)

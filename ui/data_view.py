@@ -196,4 +196,4 @@ def distributions_section(cohort: Cohort) -> None:
     columns = st.columns(4)
     for position, name in enumerate(FEATURE_NAMES):
         chart = charts.histogram_chart(features[name], name)
-        columns[position % 4].altair_chart(chart, width="stretch")
+        columns[position % 4].altair_chart(chart, width="stretch", height=240)

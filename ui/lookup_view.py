@@ -22,6 +22,7 @@ from ui.widgets import escape_markdown, show_basis
 PICK_LIMIT = 2_000
 LOOKUP_PATIENT = "lookup_patient"
 GENDER_CHOICES = [1.0, 0.0]
+OUTCOME_TEXT = {1.0: "positive", 0.0: "negative"}
 
 
 def _input_key(name: str) -> str:
@@ -137,7 +138,11 @@ def percentile_section(
     features = cohort.features.loc[result.index]
     table = patient_percentiles(features, result.labels, patient, assignment.cluster)
     table.index = [feature_label(name) for name in table.index]
-    st.dataframe(table.round(1), key="lookup_percentiles")
+    config = {
+        name: st.column_config.NumberColumn(name.replace("_", " "), format="%.0f")
+        for name in ("cohort_percentile", "cluster_percentile")
+    }
+    st.dataframe(table, column_config=config, key="lookup_percentiles")
 
     members = features.loc[result.labels == assignment.cluster]
     shown = {name: patient[name] for name in FEATURE_NAMES if name != "gender"}
@@ -166,7 +171,9 @@ def neighbours_section(
         )
     elif outcome is None:
         st.info("The cohort has no outcome column, so no outcome rate is shown.")
-    st.dataframe(summary.table.rename_axis("row"), key="lookup_neighbours")
+    table = summary.table.rename_axis("row")
+    table["outcome"] = table["outcome"].map(OUTCOME_TEXT)
+    st.dataframe(table, key="lookup_neighbours")
     show_basis(
         "similar patients",
         [

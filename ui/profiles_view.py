@@ -59,8 +59,11 @@ def table_section(profiles: Profiles) -> None:
     st.subheader("Clusters")
     table = profiles.table
     medians = [c for c in table.columns if c.endswith("_median")]
-    shown = table[["name", "size", "share", *medians]]
-    config = {"share": st.column_config.NumberColumn("share", format="percent")}
+    shown = table[["name", "size", "share", "gender_share_male", *medians]]
+    config = {
+        name: st.column_config.NumberColumn(name, format="percent")
+        for name in ("share", "gender_share_male")
+    }
     st.dataframe(shown, column_config=config, key="profiles_table")
     st.download_button(
         "Download the profile table (CSV)",
@@ -86,15 +89,19 @@ def heatmap_section(result: ClusterResult) -> None:
 def spread_section(result: ClusterResult, cohort: Cohort) -> None:
     """Show box plots of every feature by cluster, from server-side quantiles."""
     st.subheader("Distributions by cluster")
-    st.caption("Box: 25th to 75th percentile; line: median; whiskers: 5th to 95th.")
+    st.caption(
+        "Rows are cluster numbers. Box: 25th to 75th percentile; line: median; "
+        "whiskers: 5th to 95th. Gender is summarised as the share of men in the "
+        "table above. Skewed labs use a symmetric log axis."
+    )
     features = cohort.features.loc[result.index]
     columns = st.columns(2)
-    for position, name in enumerate(FEATURE_NAMES):
+    shown = [name for name in FEATURE_NAMES if name != "gender"]
+    for position, name in enumerate(shown):
         chart = charts.box_chart(
             features[name],
             result.labels,
             name,
-            result.names,
             log_scale=FEATURE_BY_NAME[name].skewed,
         )
         columns[position % 2].altair_chart(chart, width="stretch")

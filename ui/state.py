@@ -150,7 +150,8 @@ def describe_format(raw: RawTable) -> tuple[tuple[str, str], ...]:
     facts = [("Kind", "Excel workbook" if raw.kind == "xlsx" else "CSV text")]
     if raw.kind == "csv":
         facts += [("Encoding", raw.encoding), ("Separator", separator)]
-    facts += [("Decimal mark", repr(raw.decimal)), ("Data rows", f"{len(raw.frame):,}")]
+    decimal = "comma (,)" if raw.decimal == "," else "point (.)"
+    facts += [("Decimal mark", decimal), ("Data rows", f"{len(raw.frame):,}")]
     if raw.empty_rows_dropped:
         facts.append(("Empty rows skipped", f"{raw.empty_rows_dropped:,}"))
     return tuple(facts)
