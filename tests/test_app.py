@@ -1,0 +1,264 @@
+"""Every page runs under AppTest and the main flows give their outputs."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.demo import DEMO_PATH
+from ui import state
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT.parent / "shared" / "cases"
+# The k sweep (gap statistic included) takes seconds per fit, and tens of
+# seconds on a busy two-core machine, so runs get a generous timeout.
+TIMEOUT = 180
+PAGES = {
+    "data": "pages/1_Data.py",
+    "clustering": "pages/2_Clustering.py",
+    "profiles": "pages/3_Cluster_Profiles.py",
+    "lookup": "pages/4_Patient_Lookup.py",
+}
+COLUMNS = [
+    "Age",
+    "Gender",
+    "Heart rate",
+    "Systolic blood pressure",
+    "Diastolic blood pressure",
+    "Blood sugar",
+    "CK-MB",
+    "Troponin",
+]
+
+
+def synthetic_csv(n_per_group: int = 30, outcome: bool = True, seed: int = 11):
+    """Return CSV bytes of three seeded, well separated patient groups."""
+    rng = np.random.default_rng(seed)
+    centres = [
+        [45, 0, 70, 115, 70, 100, 2.0, 0.005],
+        [60, 1, 85, 150, 95, 180, 3.0, 0.010],
+        [70, 1, 95, 125, 75, 140, 40.0, 2.000],
+    ]
+    spread = np.array([5, 0, 5, 6, 4, 10, 0.3, 0.001])
+    rows = [
+        np.clip(rng.normal(centre, spread * (1 + 0.2 * i)), 0.001, None)
+        for i, centre in enumerate(centres)
+        for _ in range(n_per_group)
+    ]
+    frame = pd.DataFrame(np.round(rows, 3), columns=COLUMNS)
+    frame["Gender"] = frame["Gender"].round().astype(int)
+    if outcome:
+        frame["Result"] = np.where(frame["Troponin"] > 0.014, "positive", "negative")
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def case_bytes(name: str) -> bytes:
+    """Return a shared case file, skipping the test when it is absent."""
+    path = CASES / name
+    if not path.exists():
+        pytest.skip(f"case file {name} is not available next to the repository")
+    return path.read_bytes()
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / PAGES[name]), default_timeout=TIMEOUT)
+
+
+def upload(at: AppTest, data: bytes, filename: str) -> AppTest:
+    """Upload bytes through the Data page's file uploader and rerun."""
+    at.file_uploader(key=state.UPLOADER).upload(filename, data, "text/csv")
+    return at.run()
+
+
+def home() -> AppTest:
+    return AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT)
+
+
+def with_upload(data: bytes, filename: str, target: str) -> AppTest:
+    """Upload on the Data page, then switch to ``target`` in the same session.
+
+    The session starts on Home, because AppTest resolves page paths relative
+    to the script it started from.
+    """
+    at = home().run()
+    at.switch_page(PAGES["data"])
+    upload(at.run(), data, filename)
+    if target != "data":
+        at.switch_page(PAGES[target])
+        at.run()
+    return at
+
+
+def profiles_table(at: AppTest) -> pd.DataFrame:
+    """Return the profiles table: the dataframe with name, size and share."""
+    for frame in at.dataframe:
+        if {"name", "size", "share"} <= set(frame.value.columns):
+            return frame.value
+    raise AssertionError("no profiles table on the page")
+
+
+def values(elements) -> list[str]:
+    return [str(element.value) for element in elements]
+
+
+def test_home_shows_demo_cohort():
+    """Home loads the demo cohort on first visit and labels it synthetic."""
+    at = home().run()
+    rows = len(pd.read_csv(DEMO_PATH))
+    assert not at.exception
+    assert f"{rows:,}" in values(at.metric)
+    assert any("SYNTHETIC" in text for text in values(at.info))
+    assert len(at.get("page_link")) == len(PAGES)
+
+
+def test_home_shows_disclaimer():
+    """Home states that the app is decision support, not diagnosis."""
+    at = home().run()
+    assert any("not diagnosis" in text for text in values(at.warning))
+
+
+def test_data_page_shows_quality_report():
+    """The Data page shows the demo cohort's counts, rows and downloads."""
+    at = page("data").run()
+    cohort = at.session_state[state.COHORT]
+    assert not at.exception
+    assert f"{cohort.report.rows_kept:,}" in values(at.metric)
+    assert len(at.dataframe) >= 3
+    assert len(at.get("download_button")) == 1
+
+
+@pytest.mark.parametrize(
+    "target, check",
+    [
+        ("clustering", lambda at: any("Verdict" in t for t in values(at.markdown))),
+        ("profiles", lambda at: len(profiles_table(at)) > 0),
+        ("lookup", lambda at: len(at.get("form")) == 1),
+    ],
+)
+def test_page_runs_and_shows_main_output(target, check):
+    """Each analysis page runs on an uploaded cohort and shows its output."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", target)
+    assert not at.exception
+    assert not at.error
+    assert check(at)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_new_k_changes_profiles_table(k):
+    """Choosing k on the Clustering page gives k rows in the profiles table."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "clustering")
+    at.selectbox(key=state.K_SELECT).set_value(k).run()
+    at.switch_page(PAGES["profiles"])
+    at.run()
+    assert not at.exception
+    assert len(profiles_table(at)) == k
+
+
+def test_clustering_sweep_and_download():
+    """The Clustering page recommends a k and offers the assignments CSV."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "clustering")
+    assert any("Recommended k" in text for text in values(at.markdown))
+    assert len(at.get("download_button")) == 1
+
+
+def test_stability_runs_on_button():
+    """The bootstrap runs only when asked and then shows the mean ARI."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "clustering")
+    before = [m.label for m in at.metric]
+    at.button(key=state.STABILITY_BUTTON).click().run()
+    after = [m.label for m in at.metric]
+    assert "Mean adjusted Rand index" not in before
+    assert "Mean adjusted Rand index" in after
+
+
+@pytest.mark.parametrize("algorithm", ["gmm", "ward"])
+def test_algorithm_comparison_shows_ari(algorithm):
+    """Choosing another algorithm shows its adjusted Rand index vs k-means."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "clustering")
+    at.selectbox(key=state.ALGORITHM_SELECT).set_value(algorithm).run()
+    labels = [m.label for m in at.metric]
+    assert not at.exception
+    assert "Adjusted Rand index vs k-means" in labels
+
+
+def test_lookup_form_returns_cluster():
+    """Submitting the lookup form names the assigned cluster."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "lookup")
+    at.form_submit_button[0].click().run()
+    headings = values(at.subheader)
+    assert not at.exception
+    assert any(heading.startswith("Cluster ") for heading in headings)
+
+
+def test_lookup_prefill_from_row():
+    """Picking a cohort row copies its values into the form."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "lookup")
+    cohort = at.session_state[state.COHORT]
+    row = cohort.features.index[5]
+    at.selectbox(key=state.LOOKUP_PICK).set_value(row).run()
+    age = at.number_input(key=f"{state.LOOKUP_PREFIX}age").value
+    assert age == pytest.approx(cohort.features.at[row, "age"])
+
+
+def test_lookup_rejects_implausible_value():
+    """An implausible heart rate shows an error naming the feature."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "lookup")
+    at.number_input(key=f"{state.LOOKUP_PREFIX}heart_rate").set_value(1111)
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert at.error
+    assert any("Heart rate" in text for text in values(at.text))
+
+
+def test_no_outcome_shows_notice():
+    """Without an outcome column the profiles page shows a notice instead."""
+    at = with_upload(synthetic_csv(outcome=False), "no_outcome.csv", "profiles")
+    assert not at.exception
+    assert any("no outcome column" in text for text in values(at.info))
+
+
+def test_upload_case_shows_mapping():
+    """Uploading a case file makes it the cohort and shows its mapping form."""
+    at = with_upload(case_bytes("renamed_columns.csv"), "renamed_columns.csv", "data")
+    source = at.session_state[state.SOURCE]
+    assert not at.exception
+    assert source.filename == "renamed_columns.csv"
+    assert at.selectbox(key=f"{state.MAPPING_PREFIX}age").value is not None
+
+
+def test_empty_upload_keeps_previous_cohort():
+    """An empty file shows the error and the previous cohort stays in use."""
+    at = with_upload(case_bytes("bom_utf8.csv"), "bom_utf8.csv", "data")
+    at.file_uploader(key=state.UPLOADER).set_value(None).run()
+    upload(at, case_bytes("empty.csv"), "empty.csv")
+    assert not at.exception
+    assert any("empty" in text for text in values(at.error))
+    assert at.session_state[state.SOURCE].filename == "bom_utf8.csv"
+
+
+def test_back_to_demo_button():
+    """The demo button replaces an uploaded cohort with the demo cohort."""
+    at = with_upload(case_bytes("bom_utf8.csv"), "bom_utf8.csv", "data")
+    at.button(key=state.DEMO_BUTTON).click().run()
+    assert at.session_state[state.SOURCE].is_demo
+
+
+def test_html_column_name_is_not_markdown():
+    """A column name with HTML appears only as inert text, never in markdown."""
+    at = with_upload(case_bytes("html_injection.csv"), "html_injection.csv", "data")
+    rendered = values(at.markdown) + values(at.caption) + values(at.error)
+    assert not at.exception
+    assert not any("<img" in text for text in rendered)
+    assert any("<img" in text for text in values(at.text))
+
+
+def test_too_few_patients_error_on_clustering():
+    """Two patients give a clear error on the Clustering page, no traceback."""
+    at = with_upload(case_bytes("two_rows.csv"), "two_rows.csv", "clustering")
+    assert not at.exception
+    assert any("patients" in text for text in values(at.error))
