@@ -173,7 +173,7 @@ def hdbscan(
     """Cluster with HDBSCAN; points in no dense region form the group "unassigned".
 
     When every patient is noise the result has no cluster and no centroid,
-    so the lookup cannot place a patient; ``note`` says so.
+    so the lookup cannot place a patient, and ``note`` states this.
 
     ``min_cluster_size`` defaults to 2 % of the cohort and at least 10, the
     size below which a cluster is flagged as a possible outlier group. Raises

@@ -62,7 +62,11 @@ CENTROID_RULE = (
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """Choices for ``fit_clusters``; ``k=None`` means the recommended k."""
+    """Choices for ``fit_clusters``; ``k=None`` means the recommended k.
+
+    Raises ``ValueError`` when k is below 2, when k_min and k_max do not
+    satisfy 2 <= k_min <= k_max, or when ``algorithm`` is not ``"kmeans"``.
+    """
 
     k: int | None = None
     k_min: int = 2
@@ -75,6 +79,20 @@ class ClusterSettings:
     silhouette_sample_size: int = int(DEFAULTS["silhouette_sample_size"])
     minibatch_above: int = int(DEFAULTS["minibatch_above"])
     gap_sample_size: int = int(DEFAULTS["gap_sample_size"])
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.k < 2:
+            raise ValueError(f"k must be 2 or more, or None; got {self.k}.")
+        if not 2 <= self.k_min <= self.k_max:
+            raise ValueError(
+                "k_min and k_max must satisfy 2 <= k_min <= k_max; "
+                f"got k_min={self.k_min}, k_max={self.k_max}."
+            )
+        if self.algorithm != "kmeans":
+            raise ValueError(
+                f"fit_clusters runs k-means only; got algorithm={self.algorithm!r}. "
+                "Use core.algorithms for the other algorithms."
+            )
 
 
 @dataclass

@@ -100,7 +100,7 @@ def validate_patient(values: Mapping[str, object]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Assignment:
-    """Where one patient falls among the clusters.
+    """Placement of one patient among the clusters.
 
     Attributes
     ----------
@@ -177,7 +177,7 @@ def assign_patient(
     Returns
     -------
     Assignment
-        ``warnings`` holds an out-of-distribution note when the distance to the
+        ``warnings`` contains an out-of-distribution note when the distance to the
         assigned centroid exceeds the 99th percentile of its members'
         distances, and one for each feature outside the fitted cohort's range.
 
@@ -302,9 +302,9 @@ def nearest_patients(
     Returns
     -------
     NeighbourSummary
-        ``table`` indexed by cohort row with ``distance``, ``cluster`` and
-        ``outcome``; the outcome rate among neighbours with a known outcome
-        and its Wilson 95 % interval (NaN without an outcome).
+        ``table`` is indexed by cohort row with ``distance``, ``cluster`` and
+        ``outcome``. The summary gives the outcome rate among neighbours with
+        a known outcome and its Wilson 95 % interval, NaN without an outcome.
     """
     x = scale_patient(result, patient)
     n_neighbors = min(n_neighbors, result.X.shape[0])

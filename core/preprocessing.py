@@ -1,4 +1,4 @@
-"""Turn the canonical feature table into the scaled matrix that k-means sees.
+"""Turn the canonical feature table into the scaled matrix that k-means clusters.
 
 The pipeline imputes each missing value with the column median, applies
 ``log1p`` to the right-skewed laboratory values and standardises every used
@@ -111,11 +111,12 @@ def build_preprocessor(settings: PreprocessSettings) -> Pipeline:
     Returns
     -------
     sklearn.pipeline.Pipeline
-        Steps ``select`` (the used columns of a frame with ``FEATURE_NAMES``),
-        ``impute`` (median; a column with no value becomes 0), ``log``
-        (``log1p`` of the skewed labs, identity when ``log_transform`` is
-        off) and ``scale`` (``StandardScaler``; a zero-variance column is
-        divided by 1, so it becomes zeros, up to rounding, instead of NaN).
+        Four named steps. ``select`` takes the used columns of a frame with
+        ``FEATURE_NAMES``. ``impute`` fills the column median, and a column
+        with no value at all becomes 0. ``log`` applies ``log1p`` to the
+        skewed labs, or nothing when ``log_transform`` is off. ``scale`` is a
+        ``StandardScaler``, which divides a zero-variance column by 1, so it
+        becomes zeros up to rounding instead of NaN.
         ``fit_transform`` returns an array of shape
         (n_patients, len(used_features(settings))).
     """

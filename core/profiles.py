@@ -149,11 +149,12 @@ def outcome_by_cluster(outcome: pd.Series, labels: np.ndarray) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Index ``cluster``; columns ``n`` (known outcome), ``unknown`` (NaN
-        outcomes left out), ``events``, ``rate``, ``rate_low``, ``rate_high``
-        (Wilson 95 %), ``cohort_rate``, ``relative_risk``, ``rr_low``,
-        ``rr_high`` (Katz 95 %, against the rest of the cohort) and
-        ``continuity_corrected`` (see ``CONTINUITY_NOTE``).
+        Index ``cluster``. Columns ``n`` (known outcomes), ``unknown`` (NaN
+        outcomes, left out), ``events``, ``rate`` with its Wilson 95 % limits
+        ``rate_low`` and ``rate_high``, and ``cohort_rate``. Then
+        ``relative_risk`` against the rest of the cohort with its Katz 95 %
+        limits ``rr_low`` and ``rr_high``, and ``continuity_corrected`` (see
+        ``CONTINUITY_NOTE``).
     """
     values = np.asarray(outcome, dtype=float)
     labels = np.asarray(labels)
@@ -183,7 +184,11 @@ def outcome_by_cluster(outcome: pd.Series, labels: np.ndarray) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class AssociationResult:
-    """Test of independence between cluster and outcome, with a plain sentence."""
+    """Test of independence between cluster and outcome, with a plain sentence.
+
+    ``statistic`` is the chi-square statistic, or the sample odds ratio for
+    Fisher's exact test.
+    """
 
     test: str
     statistic: float
@@ -199,7 +204,7 @@ def outcome_association(outcome: pd.Series, labels: np.ndarray) -> AssociationRe
     Uses the chi-square test of independence (``scipy.stats.chi2_contingency``)
     on the cluster x outcome table, or Fisher's exact test for a 2 x 2 table
     with an expected count below 5. For larger tables with an expected count
-    below 5, ``warning`` says the chi-square approximation is unreliable.
+    below 5, ``warning`` states that the chi-square approximation is unreliable.
     Rows with an unknown outcome are left out.
 
     Parameters
@@ -242,10 +247,10 @@ def outcome_association(outcome: pd.Series, labels: np.ndarray) -> AssociationRe
 
 
 def _sentence(p: float, test: str) -> str:
-    shown = "< 0.001" if p < 0.001 else f"= {p:.3f}"
+    p_text = "< 0.001" if p < 0.001 else f"= {p:.3f}"
     if p >= 0.05:
-        return f"The clusters do not separate the outcome (p {shown}, {test} test)."
+        return f"The clusters do not separate the outcome (p {p_text}, {test} test)."
     return (
-        f"The outcome rate differs between clusters (p {shown}, {test} test). "
+        f"The outcome rate differs between clusters (p {p_text}, {test} test). "
         "This is an association, not evidence that cluster membership causes it."
     )

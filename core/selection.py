@@ -1,7 +1,7 @@
 """Choose the number of clusters: sweep k, gap statistic and the verdict.
 
 ``sweep_k`` scores every candidate k with five criteria, ``recommend_k`` picks
-the k with the highest mean silhouette and says which criteria agree, and
+the k with the highest mean silhouette and lists which criteria agree, and
 ``structure_verdict`` turns a mean silhouette into the Kaufman and Rousseeuw
 (1990) band. ``core.clustering`` re-exports these functions.
 """
@@ -202,6 +202,8 @@ def _inertia(X: np.ndarray, labels: np.ndarray) -> float:
 
 def gap_rule_k(sweep: pd.DataFrame) -> int:
     """Return the smallest k with gap(k) >= gap(k+1) - s(k+1), else the largest k."""
+    # NOTE: the sweep starts at k=2, so this rule cannot answer k=1 ("no
+    # clusters") as Tibshirani et al. allow; the silhouette verdict covers that.
     ordered = sweep.sort_values("k").reset_index(drop=True)
     for i in range(len(ordered) - 1):
         nxt = ordered.iloc[i + 1]

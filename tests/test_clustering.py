@@ -294,3 +294,17 @@ def test_every_setting_documented(setting):
     """Each engine setting has a unit and a reason for its default."""
     assert setting.unit
     assert len(setting.reason) > 20
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 1}, "k must be 2 or more, or None; got 1"),
+        ({"k_min": 5, "k_max": 3}, "got k_min=5, k_max=3"),
+        ({"algorithm": "ward"}, "runs k-means only; got algorithm='ward'"),
+    ],
+)
+def test_invalid_settings_rejected(kwargs, message):
+    """ClusterSettings rejects impossible k ranges and other algorithms."""
+    with pytest.raises(ValueError, match=message):
+        ClusterSettings(**kwargs)
