@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts
+from core import cluster_charts
 from core.algorithms import (
     ALGORITHMS,
     UNASSIGNED,
@@ -88,7 +88,7 @@ def sweep_section(result: ClusterResult) -> None:
     """Show the criteria over k and the recommended k."""
     recommendation = result.recommendation
     st.subheader("Choosing k")
-    st.altair_chart(charts.sweep_chart(result.sweep, recommendation.k))
+    st.altair_chart(cluster_charts.sweep_chart(result.sweep, recommendation.k))
     st.markdown(f"**Recommended k = {recommendation.k}.** {recommendation.reason}")
     if recommendation.agree:
         st.markdown("Agree: " + ", ".join(recommendation.agree) + ".")
@@ -99,7 +99,7 @@ def sweep_section(result: ClusterResult) -> None:
 
 
 def verdict_section(result: ClusterResult) -> None:
-    """Show the mean silhouette and what it says about the structure."""
+    """Show the mean silhouette and the structure verdict it gives."""
     label, explanation = result.verdict
     estimate = " (estimated on a sample)" if result.silhouette_estimated else ""
     st.metric(f"Mean silhouette{estimate}", f"{result.silhouette:.2f}")
@@ -136,7 +136,7 @@ def verdict_bands(current: str) -> pd.DataFrame:
 
 def map_section(result: ClusterResult, seed: int) -> None:
     """Show the 2-D PCA map coloured by cluster."""
-    chart = charts.pca_chart(result.X, result.labels, result.names, seed=seed)
+    chart = cluster_charts.pca_chart(result.X, result.labels, result.names, seed=seed)
     st.altair_chart(chart, height=520)
     names = "; ".join(f"{c}: {n}" for c, n in result.names.items())
     st.caption(escape_markdown(f"Clusters: {names}. {result.ordering_rule}"))
@@ -259,7 +259,7 @@ def comparison_section(result: ClusterResult, cohort: Cohort, settings) -> None:
     )
     if alternative.table is not None:
         left.dataframe(alternative.table, hide_index=True)
-    chart = charts.pca_chart(
+    chart = cluster_charts.pca_chart(
         result.X, alternative.labels, alternative.names, seed=settings.seed
     )
     right.altair_chart(chart, height=520)

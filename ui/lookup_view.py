@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core import charts
+from core import cluster_charts
 from core.clustering import ClusterResult
 from core.cohort import Cohort
 from core.lookup import (
@@ -110,7 +110,9 @@ def assignment_section(
         st.warning(f"Out of distribution: {warning}", icon=":material/warning:")
 
     distances = pd.Series(assignment.distances).sort_index()
-    st.altair_chart(charts.distance_chart(distances, assignment.cluster, result.names))
+    st.altair_chart(
+        cluster_charts.distance_chart(distances, assignment.cluster, result.names)
+    )
     show_basis(
         "cluster assignment",
         [
@@ -145,8 +147,8 @@ def percentile_section(
     st.dataframe(table, column_config=config, key="lookup_percentiles")
 
     members = features.loc[result.labels == assignment.cluster]
-    shown = {name: patient[name] for name in FEATURE_NAMES if name != "gender"}
-    st.altair_chart(charts.patient_against_cluster_chart(members, shown))
+    plotted = {name: patient[name] for name in FEATURE_NAMES if name != "gender"}
+    st.altair_chart(cluster_charts.patient_against_cluster_chart(members, plotted))
     st.caption(
         f"Red point: the patient. Bar: 25th to 75th percentile of cluster "
         f"{assignment.cluster} ({len(members):,} patients); line: its 5th to 95th."
@@ -188,10 +190,10 @@ def neighbours_section(
 def reference_editor() -> dict[str, float]:
     """Show the editable reference table; return the thresholds changed."""
     defaults = reference_table()
-    shown = defaults[["id", "label", "comparison", "threshold", "unit", "source"]]
+    editable = defaults[["id", "label", "comparison", "threshold", "unit", "source"]]
     with st.expander("Reference values (edit a threshold to match your assay)"):
         edited = st.data_editor(
-            shown,
+            editable,
             hide_index=True,
             disabled=["id", "label", "comparison", "unit", "source"],
             key=state.REFERENCE_EDITOR,

@@ -59,12 +59,12 @@ def table_section(profiles: Profiles) -> None:
     st.subheader("Clusters")
     table = profiles.table
     medians = [c for c in table.columns if c.endswith("_median")]
-    shown = table[["name", "size", "share", "gender_share_male", *medians]]
+    summary = table[["name", "size", "share", "gender_share_male", *medians]]
     config = {
         name: st.column_config.NumberColumn(name, format="percent")
         for name in ("share", "gender_share_male")
     }
-    st.dataframe(shown, column_config=config, key="profiles_table")
+    st.dataframe(summary, column_config=config, key="profiles_table")
     st.download_button(
         "Download the profile table (CSV)",
         data=to_safe_csv(table.reset_index()),
@@ -96,8 +96,8 @@ def spread_section(result: ClusterResult, cohort: Cohort) -> None:
     )
     features = cohort.features.loc[result.index]
     columns = st.columns(2)
-    shown = [name for name in FEATURE_NAMES if name != "gender"]
-    for position, name in enumerate(shown):
+    plotted = [name for name in FEATURE_NAMES if name != "gender"]
+    for position, name in enumerate(plotted):
         chart = charts.box_chart(
             features[name],
             result.labels,

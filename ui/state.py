@@ -2,11 +2,12 @@
 
 The cohort lives per session in ``st.session_state``: the uploaded bytes, the
 column mapping and the built ``Cohort``. Nothing is written to disk. Engine
-results are cached with ``st.cache_data`` under a key made of the content
-hash, the mapping, the accepted unit conversions and the settings, so the
-engine runs once per cohort content and settings, and changing page or a
-chart option does not refit. Cached functions take the large objects with a
-leading underscore (not hashed) next to the key that identifies them.
+results are cached with ``st.cache_data``. The key is the cohort fingerprint
+(content hash, mapping, accepted unit conversions, build options) plus the
+clustering settings. So the engine runs once per cohort and settings, and a
+page change or a chart option does not refit. Cached functions take the
+large objects with a leading underscore (not hashed) next to the key that
+identifies them.
 """
 
 import hashlib
@@ -134,7 +135,7 @@ def inspect_source(source: CohortSource) -> CohortSource:
     """Read the file once to fill in its columns and suggested mapping.
 
     NOTE: the file is read here and again inside the cached build, so a new
-    upload is parsed twice; the second read is skipped on later reruns.
+    upload is parsed twice. Later reruns hit the cache and skip both reads.
     """
     raw = read_table(source.data, source.filename)
     columns = tuple(str(c) for c in raw.frame.columns)
@@ -187,9 +188,9 @@ def activate(source: CohortSource) -> None:
 def accept_upload(data: bytes, filename: str, upload_id: str | None = None) -> None:
     """Load uploaded bytes as the new cohort once per upload.
 
-    ``upload_id`` identifies the uploaded file; a rerun with the same id is
-    ignored, so that going back to the demo is not undone by the uploader
-    still holding the file.
+    ``upload_id`` identifies the uploaded file. A rerun with the same id is
+    ignored, because the uploader still contains the file after the user
+    goes back to the demo cohort.
     """
     upload_id = upload_id or hashlib.sha256(data).hexdigest()
     if st.session_state.get(LAST_UPLOAD_ID) == upload_id:
