@@ -275,13 +275,16 @@ def fit_clusters(
     if len(X) <= settings.silhouette_sample_above:
         per_patient = silhouette_samples(X, labels)
 
+    # Names come from the features that shaped the clusters; the z-score table
+    # keeps all eight for the profile page.
     z_scores = centroid_z_scores(features, labels, settings.preprocess.log_transform)
+    used = used_features(settings.preprocess)
     logger.info("Fitted k-means with k=%d on %d patients", k, len(X))
     return ClusterResult(
         labels=labels,
         centroids=_median_centroids(features, labels),
         centroids_scaled=model.cluster_centers_.copy(),
-        names=cluster_names(z_scores),
+        names=cluster_names(z_scores[used]),
         silhouette=sil,
         silhouette_estimated=estimated,
         silhouette_per_patient=per_patient,
@@ -292,11 +295,11 @@ def fit_clusters(
         model=model,
         X=X,
         ordering_rule=ORDERING_RULE,
-        used_features=used_features(settings.preprocess),
+        used_features=used,
         settings=settings,
         index=features.index.copy(),
         z_scores=z_scores,
-        feature_min=features.min(),
-        feature_max=features.max(),
+        feature_min=features.loc[:, list(FEATURE_NAMES)].min(),
+        feature_max=features.loc[:, list(FEATURE_NAMES)].max(),
         member_distance_p99=_member_distance_p99(X, labels, model.cluster_centers_),
     )

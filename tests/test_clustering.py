@@ -308,3 +308,16 @@ def test_invalid_settings_rejected(kwargs, message):
     """ClusterSettings rejects impossible k ranges and other algorithms."""
     with pytest.raises(ValueError, match=message):
         ClusterSettings(**kwargs)
+
+
+def test_names_ignore_unused_gender():
+    """With gender left out of the distance, no name mentions it."""
+    rng = np.random.default_rng(6)
+    group = np.repeat([0, 1, 2], 40)
+    features = pd.DataFrame(rng.normal(100, 1, size=(120, 8)), columns=FEATURE_NAMES)
+    for column in ("age", "heart_rate", "systolic_bp", "blood_sugar"):
+        features[column] += 20 * group
+    features["gender"] = (group == 0).astype(float)
+    result = fit_clusters(features, ClusterSettings(k=3, k_max=3, preprocess=NO_LOG))
+    assert result.z_scores["gender"].abs().max() > 1.0
+    assert not any("male" in name for name in result.names.values())
