@@ -220,6 +220,35 @@ def _median_centroids(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFram
 
 
 @limit_native_threads
+def _sweep(X: np.ndarray, settings: ClusterSettings) -> pd.DataFrame:
+    distinct = len(np.unique(X.round(12), axis=0))
+    return sweep_k(
+        X,
+        candidate_ks(len(X), distinct, settings),
+        settings.seed,
+        gap_references=settings.gap_references,
+        gap_sample_size=settings.gap_sample_size,
+        silhouette_sample_above=settings.silhouette_sample_above,
+        silhouette_sample_size=settings.silhouette_sample_size,
+        minibatch_above=settings.minibatch_above,
+    )
+
+
+def _silhouettes(X, labels, settings: ClusterSettings):
+    # Per-patient values only where the exact silhouette is affordable.
+    sil, estimated = silhouette_estimate(
+        X,
+        labels,
+        settings.seed,
+        settings.silhouette_sample_above,
+        settings.silhouette_sample_size,
+    )
+    per_patient = None
+    if len(X) <= settings.silhouette_sample_above:
+        per_patient = silhouette_samples(X, labels)
+    return sil, estimated, per_patient
+
+
 def fit_clusters(
     features: pd.DataFrame, settings: ClusterSettings | None = None
 ) -> ClusterResult:
@@ -248,32 +277,13 @@ def fit_clusters(
     """
     settings = settings or ClusterSettings()
     pipeline, X = fit_transform(features, settings.preprocess)
-    distinct = len(np.unique(X.round(12), axis=0))
-    sweep = sweep_k(
-        X,
-        candidate_ks(len(X), distinct, settings),
-        settings.seed,
-        gap_references=settings.gap_references,
-        gap_sample_size=settings.gap_sample_size,
-        silhouette_sample_above=settings.silhouette_sample_above,
-        silhouette_sample_size=settings.silhouette_sample_size,
-        minibatch_above=settings.minibatch_above,
-    )
+    sweep = _sweep(X, settings)
     recommendation = recommend_k(sweep)
     k = settings.k or recommendation.k
 
     model = make_model(k, settings.seed, len(X), settings.minibatch_above).fit(X)
     labels = _order_model(model)
-    sil, estimated = silhouette_estimate(
-        X,
-        labels,
-        settings.seed,
-        settings.silhouette_sample_above,
-        settings.silhouette_sample_size,
-    )
-    per_patient = None
-    if len(X) <= settings.silhouette_sample_above:
-        per_patient = silhouette_samples(X, labels)
+    sil, estimated, per_patient = _silhouettes(X, labels, settings)
 
     # Names come from the features that shaped the clusters; the z-score table
     # keeps all eight for the profile page.
