@@ -47,6 +47,26 @@ def value_scale(values: pd.Series | np.ndarray, log_scale: bool) -> alt.Scale:
     return alt.Scale(type="symlog", constant=constant, zero=False)
 
 
+def value_axis(values: pd.Series | np.ndarray, log_scale: bool, title=None):
+    """Return an axis, with 1-2-5 ticks per decade on a symmetric log scale.
+
+    Vega-Lite puts only a few ticks on a symlog axis, so skewed labs get
+    explicit tick values between 0 and the maximum of ``values``.
+    """
+    if not log_scale:
+        return alt.Axis(title=title)
+    finite = np.asarray(values, dtype=float)
+    positive = finite[np.isfinite(finite) & (finite > 0)]
+    if positive.size == 0:
+        return alt.Axis(title=title)
+
+    low = int(np.floor(np.log10(positive.min())))
+    high = int(np.ceil(np.log10(positive.max())))
+    ticks = [m * 10.0**e for e in range(low, high + 1) for m in (1, 2, 5)]
+    ticks = [0.0] + [t for t in ticks if t <= positive.max()]
+    return alt.Axis(title=title, values=ticks, format="~g", labelOverlap=True)
+
+
 def histogram_frame(
     values: pd.Series, bins: int = DEFAULT_BINS, log_bins: bool = False
 ) -> pd.DataFrame:
@@ -109,7 +129,9 @@ def histogram_chart(values: pd.Series, feature: str, bins: int = DEFAULT_BINS):
         alt.Chart(frame, title=spec.label)
         .mark_bar(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("start:Q", title=spec.unit, scale=scale),
+            x=alt.X(
+                "start:Q", scale=scale, axis=value_axis(values, spec.skewed, spec.unit)
+            ),
             x2="end:Q",
             y=alt.Y("count:Q", title="Patients"),
             tooltip=[
@@ -229,7 +251,8 @@ def box_chart(
         y=alt.Y("group:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT))
     )
     whisker = base.mark_rule().encode(
-        x=alt.X("low:Q", title=label, scale=scale), x2="high:Q"
+        x=alt.X("low:Q", scale=scale, axis=value_axis(values, log_scale, label)),
+        x2="high:Q",
     )
     box = base.mark_bar(size=14, opacity=0.7).encode(x="q1:Q", x2="q3:Q")
     median = base.mark_tick(color="black", thickness=2, size=14).encode(

@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from core.charts import LABEL_LIMIT, ROW_STEP, box_frame, cluster_title, value_scale
+from core.charts import (
+    LABEL_LIMIT,
+    ROW_STEP,
+    box_frame,
+    cluster_title,
+    value_axis,
+    value_scale,
+)
 from core.schema import FEATURE_BY_NAME, feature_label
 
 MAX_SCATTER_POINTS = 5_000
@@ -237,10 +244,11 @@ def _patient_row(values: pd.Series, feature: str, value: float):
     frame = stats.assign(patient=float(value)) if len(stats) else None
     if frame is None:
         frame = pd.DataFrame({"patient": [float(value)]})
-    scale = value_scale(values, FEATURE_BY_NAME[feature].skewed)
+    skewed = FEATURE_BY_NAME[feature].skewed
+    scale = value_scale(values, skewed)
 
     base = alt.Chart(frame)
-    x = alt.X("low:Q", title=None, scale=scale)
+    x = alt.X("low:Q", scale=scale, axis=value_axis(values, skewed))
     layers = [
         base.mark_rule().encode(x=x, x2="high:Q"),
         base.mark_bar(size=12, opacity=0.5).encode(x="q1:Q", x2="q3:Q"),

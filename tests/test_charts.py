@@ -112,3 +112,18 @@ def test_value_scale_type(log_scale, expected):
     # Skewed labs get a symmetric log scale, other features a linear one.
     scale = charts.value_scale(pd.Series([0.01, 0.02, 5.0]), log_scale)
     assert scale.to_dict().get("type") == expected
+
+
+@pytest.mark.parametrize("values", [[0.003, 0.02, 9.5], [0.5, 12.0, 300.0]])
+def test_log_axis_ticks_span_values(values):
+    # Log-axis ticks start at 0 and stop at the largest value.
+    ticks = charts.value_axis(pd.Series(values), log_scale=True).to_dict()["values"]
+    assert ticks[0] == 0.0
+    assert max(ticks) <= max(values)
+    assert len(ticks) >= 4
+
+
+def test_linear_axis_has_default_ticks():
+    # Linear axes leave tick placement to Vega-Lite.
+    axis = charts.value_axis(pd.Series([1.0, 2.0]), log_scale=False).to_dict()
+    assert "values" not in axis
