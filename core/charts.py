@@ -41,10 +41,14 @@ def value_scale(values: pd.Series | np.ndarray, log_scale: bool) -> alt.Scale:
     """
     if not log_scale:
         return alt.Scale(zero=False)
+    return alt.Scale(type="symlog", constant=symlog_constant(values), zero=False)
+
+
+def symlog_constant(values: pd.Series | np.ndarray) -> float:
+    """Return the 25th percentile of the positive values, or 1 without any."""
     finite = np.asarray(values, dtype=float)
     positive = finite[np.isfinite(finite) & (finite > 0)]
-    constant = float(np.percentile(positive, 25)) if positive.size else 1.0
-    return alt.Scale(type="symlog", constant=constant, zero=False)
+    return float(np.percentile(positive, 25)) if positive.size else 1.0
 
 
 def value_axis(values: pd.Series | np.ndarray, log_scale: bool, title=None):
@@ -64,7 +68,7 @@ def value_axis(values: pd.Series | np.ndarray, log_scale: bool, title=None):
     high = int(np.ceil(np.log10(positive.max())))
     ticks = [m * 10.0**e for e in range(low, high + 1) for m in (1, 2, 5)]
     ticks = [0.0] + [t for t in ticks if t <= positive.max()]
-    return alt.Axis(title=title, values=ticks, format="~g", labelOverlap=True)
+    return alt.Axis(title=title, values=ticks, format="~r", labelOverlap=True)
 
 
 def histogram_frame(
@@ -79,8 +83,9 @@ def histogram_frame(
     bins : int
         Number of bins.
     log_bins : bool
-        Space the bin edges evenly in ``log1p`` so that a right-skewed lab
-        does not fall into one bin. Negative values are counted in the
+        Space the bin edges evenly in ``log1p(x / c)``, with ``c`` from
+        ``symlog_constant``, so that a right-skewed lab does not fall into
+        one bin. Negative values are counted in the
         first bin.
 
     Returns
@@ -96,8 +101,10 @@ def histogram_frame(
 
     edges: int | np.ndarray = bins
     if log_bins and finite.max() > 0:
-        low, high = np.log1p(max(finite.min(), 0.0)), np.log1p(finite.max())
-        edges = np.expm1(np.linspace(low, high, bins + 1))
+        # Edges even in log(1 + x / c) match the symlog axis with constant c.
+        c = symlog_constant(finite)
+        low, high = np.log1p(max(finite.min(), 0.0) / c), np.log1p(finite.max() / c)
+        edges = c * np.expm1(np.linspace(low, high, bins + 1))
         finite = np.clip(finite, edges[0], None)
     counts, edges = np.histogram(finite, bins=edges)
     return pd.DataFrame({"start": edges[:-1], "end": edges[1:], "count": counts})
@@ -134,6 +141,9 @@ def histogram_chart(values: pd.Series, feature: str, bins: int = DEFAULT_BINS):
             ),
             x2="end:Q",
             y=alt.Y("count:Q", title="Patients"),
+            # Bars rise from zero; without y2 Vega-Lite would draw each bin as
+            # a thin horizontal bar from start to end at the height of count.
+            y2=alt.datum(0),
             tooltip=[
                 alt.Tooltip("start:Q", format=".3g", title="From"),
                 alt.Tooltip("end:Q", format=".3g", title="To"),
