@@ -262,3 +262,63 @@ def test_too_few_patients_error_on_clustering():
     at = with_upload(case_bytes("two_rows.csv"), "two_rows.csv", "clustering")
     assert not at.exception
     assert any("patients" in text for text in values(at.error))
+
+
+def test_mapping_form_fixes_unmatched_column():
+    """An unmatched feature column waits for the mapping form, then loads."""
+    data = synthetic_csv().replace(b"Troponin", b"Marker X", 1)
+    at = with_upload(data, "renamed_marker.csv", "data")
+    assert state.PENDING in at.session_state
+    assert not at.session_state[state.SOURCE].filename == "renamed_marker.csv"
+
+    at.selectbox(key=f"{state.MAPPING_PREFIX}troponin").set_value("Marker X")
+    at.form_submit_button(key="data_mapping_apply").click().run()
+    assert not at.exception
+    assert state.PENDING not in at.session_state
+    assert at.session_state[state.SOURCE].filename == "renamed_marker.csv"
+
+
+def test_unit_suggestion_accepted_converts_values():
+    """Accepting the suggested conversions rescales blood sugar and troponin."""
+    at = with_upload(case_bytes("units_mmol_ngL.csv"), "units.csv", "data")
+    before = at.session_state[state.COHORT].table["blood_sugar"]
+    suggestions = at.session_state[state.COHORT].unit_suggestions
+    assert suggestions
+    for suggestion in suggestions:
+        at.checkbox(key=f"{state.UNITS_PREFIX}{suggestion.feature}").check()
+    at.form_submit_button(key="data_units_apply").click().run()
+    after = at.session_state[state.COHORT].table["blood_sugar"]
+    assert not at.exception
+    assert after.to_numpy() == pytest.approx(before.to_numpy() * 18.016, rel=1e-3)
+
+
+def test_fit_runs_once_across_pages(monkeypatch):
+    """Changing page reuses the cached clustering instead of refitting."""
+    calls = []
+    original = state.fit_clusters
+
+    def counting_fit(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(state, "fit_clusters", counting_fit)
+    # A seed used by no other test gives content the cache has not seen.
+    at = with_upload(synthetic_csv(seed=987), "fresh.csv", "clustering")
+    for target in ("profiles", "lookup", "clustering"):
+        at.switch_page(PAGES[target])
+        at.run()
+    assert not at.exception
+    assert len(calls) == 1
+
+
+def test_implausible_toggle_keeps_rows():
+    """Switching off the implausible-row exclusion keeps every row read."""
+    at = with_upload(
+        case_bytes("implausible_values.csv"), "implausible.csv", "clustering"
+    )
+    kept_before = at.session_state[state.COHORT].report.rows_kept
+    at.toggle(key=state.IMPLAUSIBLE_TOGGLE).set_value(False).run()
+    report = at.session_state[state.COHORT].report
+    assert not at.exception
+    assert report.rows_kept > kept_before
+    assert report.rows_kept == report.rows_read
