@@ -11,6 +11,7 @@ from core.export import to_safe_csv
 from core.schema import FEATURE_BY_NAME, FEATURE_NAMES, OUTCOME, PATIENT_ID
 from ui import state
 from ui.state import CohortSource
+from ui.widgets import escape_markdown
 
 UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx"]
 ROWS_SHOWN = 5_000
@@ -34,7 +35,7 @@ def upload_section() -> None:
     if state.UPLOAD_ERROR in st.session_state:
         st.error(
             "The upload was not loaded; the previous cohort stays in use. "
-            + st.session_state[state.UPLOAD_ERROR],
+            + escape_markdown(st.session_state[state.UPLOAD_ERROR]),
             icon=":material/error:",
         )
 
@@ -122,7 +123,7 @@ def units_section(cohort: Cohort, source: CohortSource) -> None:
                 f"{suggestion.from_unit} to {suggestion.to_unit} "
                 f"(x {suggestion.factor:g})"
             )
-            st.caption(suggestion.reason)
+            st.caption(escape_markdown(suggestion.reason))
             checked = st.checkbox(
                 label,
                 value=suggestion.feature in source.convert,

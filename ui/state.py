@@ -214,7 +214,9 @@ def ensure_cohort() -> Cohort:
     if COHORT not in state:
         load_demo()
     if COHORT not in state:
-        st.error(state.get(UPLOAD_ERROR, "The demo cohort failed to load."))
+        st.error("The synthetic demo cohort failed to load.")
+        # Plain text, because the message can quote the file name.
+        st.text(state.get(UPLOAD_ERROR, ""))
         st.stop()
 
     exclude = current_settings().exclude_implausible

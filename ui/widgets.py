@@ -93,8 +93,11 @@ def show_basis(title: str, lines: Iterable[str]) -> None:
 
 
 def show_error(error: CohortError) -> None:
-    """Show a user-fixable problem as an error box, without a traceback."""
-    st.error(str(error), icon=":material/error:")
+    """Show a user-fixable problem as an error box, without a traceback.
+
+    The message can quote file and column names, so it is markdown-escaped.
+    """
+    st.error(escape_markdown(error), icon=":material/error:")
 
 
 def show_sidebar(source: CohortSource) -> None:
