@@ -322,3 +322,21 @@ def test_implausible_toggle_keeps_rows():
     assert not at.exception
     assert report.rows_kept > kept_before
     assert report.rows_kept == report.rows_read
+
+
+def test_demo_cohort_clusters_on_first_visit():
+    """Opening the Clustering page first clusters the demo cohort."""
+    at = AppTest.from_file(str(ROOT / PAGES["clustering"]), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert at.session_state[state.SOURCE].is_demo
+    assert any("Verdict" in text for text in values(at.markdown))
+
+
+def test_k_above_distinct_profiles_is_rejected():
+    """Asking for more clusters than distinct profiles shows how many exist."""
+    data = case_bytes("two_distinct_profiles.csv")
+    at = with_upload(data, "two_profiles.csv", "clustering")
+    at.selectbox(key=state.K_SELECT).set_value(4).run()
+    assert not at.exception
+    assert any("at most 2" in text for text in values(at.error))
