@@ -27,9 +27,9 @@ features = cohort.features.loc[result.index]
 lookup_view.pick_section(features)
 submitted = lookup_view.form_section(features.median())
 if submitted is not None:
-    st.session_state[lookup_view.LOOKUP_PATIENT] = submitted
+    st.session_state[state.LOOKUP_PATIENT] = submitted
 
-patient = st.session_state.get(lookup_view.LOOKUP_PATIENT)
+patient = st.session_state.get(state.LOOKUP_PATIENT)
 if patient is None:
     st.info("Enter the patient's values and press 'Place the patient'.")
     st.stop()
@@ -43,7 +43,7 @@ except PatientInputError as error:
     st.stop()
 
 lookup_view.assignment_section(assignment, result, caption)
-lookup_view.percentile_section(patient, assignment, result, cohort)
+lookup_view.percentile_section(patient, assignment, result, cohort, caption)
 lookup_view.neighbours_section(patient, result, cohort, caption)
 overrides = lookup_view.reference_editor()
 lookup_view.flags_section(patient, overrides)

@@ -272,7 +272,7 @@ def test_mapping_form_fixes_unmatched_column():
     assert not at.session_state[state.SOURCE].filename == "renamed_marker.csv"
 
     at.selectbox(key=f"{state.MAPPING_PREFIX}troponin").set_value("Marker X")
-    at.form_submit_button(key="data_mapping_apply").click().run()
+    at.form_submit_button(key=state.MAPPING_APPLY).click().run()
     assert not at.exception
     assert state.PENDING not in at.session_state
     assert at.session_state[state.SOURCE].filename == "renamed_marker.csv"
@@ -286,7 +286,7 @@ def test_unit_suggestion_accepted_converts_values():
     assert suggestions
     for suggestion in suggestions:
         at.checkbox(key=f"{state.UNITS_PREFIX}{suggestion.feature}").check()
-    at.form_submit_button(key="data_units_apply").click().run()
+    at.form_submit_button(key=state.UNITS_APPLY).click().run()
     after = at.session_state[state.COHORT].table["blood_sugar"]
     assert not at.exception
     assert after.to_numpy() == pytest.approx(before.to_numpy() * 18.016, rel=1e-3)
@@ -340,3 +340,21 @@ def test_k_above_distinct_profiles_is_rejected():
     at.selectbox(key=state.K_SELECT).set_value(4).run()
     assert not at.exception
     assert any("at most 2" in text for text in values(at.error))
+
+
+def test_hdbscan_noise_shows_warning():
+    """HDBSCAN on uniform noise warns that it found no dense group."""
+    rng = np.random.default_rng(21)
+    frame = pd.DataFrame(
+        rng.uniform(
+            [20, 0, 50, 100, 50, 70, 0.5, 0.001],
+            [90, 1, 120, 180, 95, 300, 9, 0.5],
+            (60, 8),
+        ),
+        columns=COLUMNS,
+    ).round(3)
+    frame["Gender"] = frame["Gender"].round().astype(int)
+    at = with_upload(frame.to_csv(index=False).encode(), "noise.csv", "clustering")
+    at.selectbox(key=state.ALGORITHM_SELECT).set_value("hdbscan").run()
+    assert not at.exception
+    assert any("HDBSCAN found 0" in text for text in values(at.warning))

@@ -14,13 +14,14 @@ from core.algorithms import (
 )
 from core.clustering import VERDICT_BANDS, ClusterResult
 from core.cohort import Cohort
+from core.errors import CohortError
 from core.export import to_safe_csv
 from core.preprocessing import GENDER_REASON, LOG_TRANSFORM_REASON
 from core.schema import PATIENT_ID
 from core.stability import SMALL_CLUSTER_NOTE, StabilityResult, bootstrap_stability
 from ui import state
 from ui.state import AppSettings
-from ui.widgets import escape_markdown, show_basis
+from ui.widgets import escape_markdown, show_basis, show_error
 
 K_CHOICES = [None, *range(2, 11)]
 K_REASON = (
@@ -105,7 +106,7 @@ def verdict_section(result: ClusterResult) -> None:
     st.metric(f"Mean silhouette{estimate}", f"{result.silhouette:.2f}")
     st.markdown(f"### Verdict: {label}")
     st.markdown(explanation)
-    st.dataframe(verdict_bands(label), hide_index=True, key="clustering_bands")
+    st.dataframe(verdict_bands(label), hide_index=True)
     show_basis(
         "structure verdict",
         [
@@ -178,7 +179,7 @@ def stability_section(result: ClusterResult, cohort: Cohort, settings) -> None:
         "mean_jaccard": st.column_config.NumberColumn("mean Jaccard", format="%.2f"),
         "small": st.column_config.CheckboxColumn("possible outlier group"),
     }
-    st.dataframe(stability.clusters, column_config=config, key="stability_table")
+    st.dataframe(stability.clusters, column_config=config)
     show_basis(
         "stability",
         [
@@ -213,7 +214,7 @@ def download_section(result: ClusterResult, cohort: Cohort) -> None:
         data=to_safe_csv(assignments_frame(result, cohort)),
         file_name="cluster_assignments.csv",
         mime="text/csv",
-        key="clustering_assignments_download",
+        key=state.ASSIGNMENTS_DOWNLOAD,
         on_click="ignore",
     )
 
@@ -246,11 +247,20 @@ def comparison_section(result: ClusterResult, cohort: Cohort, settings) -> None:
         st.caption("Choose another algorithm to see how far its grouping agrees.")
         return
 
-    with st.spinner(f"Running {ALGORITHMS[algorithm]}..."):
-        alternative = _alternative_cached(
-            result, cohort.fingerprint, settings, algorithm
-        )
+    try:
+        with st.spinner(f"Running {ALGORITHMS[algorithm]}..."):
+            alternative = _alternative_cached(
+                result, cohort.fingerprint, settings, algorithm
+            )
+    except CohortError as error:
+        show_error(error)
+        return
     found = len([c for c in alternative.names if c != UNASSIGNED])
+    if alternative.note:
+        show = st.warning if found == 0 else st.caption
+        show(alternative.note)
+    if found == 0:
+        return
     left, right = st.columns([2, 3])
     left.metric("Adjusted Rand index vs k-means", f"{alternative.ari_vs_kmeans:.2f}")
     left.metric("Clusters found", found)

@@ -81,7 +81,7 @@ def mapping_section(source: CohortSource) -> None:
             label = _target_label(target)
             with columns[position % 3]:
                 chosen[target] = _mapping_select(source, target, label)
-        submitted = st.form_submit_button("Apply mapping", key="data_mapping_apply")
+        submitted = st.form_submit_button("Apply mapping", key=state.MAPPING_APPLY)
 
     if submitted:
         mapping = source.mapping
@@ -131,7 +131,7 @@ def units_section(cohort: Cohort, source: CohortSource) -> None:
             )
             if checked:
                 accepted.append(suggestion.feature)
-        submitted = st.form_submit_button("Apply conversions", key="data_units_apply")
+        submitted = st.form_submit_button("Apply conversions", key=state.UNITS_APPLY)
 
     if submitted and tuple(accepted) != source.convert:
         state.activate(replace(source, convert=tuple(accepted)))
@@ -163,7 +163,7 @@ def quality_section(cohort: Cohort) -> None:
         data=to_safe_csv(report.to_frame()),
         file_name="quality_report.csv",
         mime="text/csv",
-        key="data_quality_download",
+        key=state.QUALITY_DOWNLOAD,
         on_click="ignore",
     )
 

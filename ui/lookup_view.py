@@ -20,7 +20,6 @@ from ui import state
 from ui.widgets import escape_markdown, show_basis
 
 PICK_LIMIT = 2_000
-LOOKUP_PATIENT = "lookup_patient"
 GENDER_CHOICES = [1.0, 0.0]
 OUTCOME_TEXT = {1.0: "positive", 0.0: "negative"}
 
@@ -73,7 +72,7 @@ def form_section(medians: pd.Series) -> dict[str, float | None] | None:
         for position, name in enumerate(FEATURE_NAMES):
             with columns[position % 4]:
                 values[name] = _input(name, medians[name])
-        submitted = st.form_submit_button("Place the patient", key="lookup_submit")
+        submitted = st.form_submit_button("Place the patient", key=state.LOOKUP_SUBMIT)
     return values if submitted else None
 
 
@@ -134,6 +133,7 @@ def percentile_section(
     assignment: Assignment,
     result: ClusterResult,
     cohort: Cohort,
+    caption: str,
 ) -> None:
     """Show the patient's percentiles and values against the cluster's spread."""
     st.subheader("Compared with the cohort and the cluster")
@@ -144,7 +144,7 @@ def percentile_section(
         name: st.column_config.NumberColumn(name.replace("_", " "), format="%.0f")
         for name in ("cohort_percentile", "cluster_percentile")
     }
-    st.dataframe(table, column_config=config, key="lookup_percentiles")
+    st.dataframe(table, column_config=config)
 
     members = features.loc[result.labels == assignment.cluster]
     plotted = {name: patient[name] for name in FEATURE_NAMES if name != "gender"}
@@ -152,6 +152,17 @@ def percentile_section(
     st.caption(
         f"Red point: the patient. Bar: 25th to 75th percentile of cluster "
         f"{assignment.cluster} ({len(members):,} patients); line: its 5th to 95th."
+    )
+    show_basis(
+        "percentiles",
+        [
+            caption,
+            f"Cohort percentiles over {len(features):,} clustered patients; cluster "
+            f"percentiles over the {len(members):,} patients of cluster "
+            f"{assignment.cluster}.",
+            "Percentile of the patient's value with ties counted half "
+            "(scipy.stats.percentileofscore, kind 'mean'); missing values ignored.",
+        ],
     )
 
 
@@ -175,7 +186,7 @@ def neighbours_section(
         st.info("The cohort has no outcome column, so no outcome rate is shown.")
     table = summary.table.rename_axis("row")
     table["outcome"] = table["outcome"].map(OUTCOME_TEXT)
-    st.dataframe(table, key="lookup_neighbours")
+    st.dataframe(table)
     show_basis(
         "similar patients",
         [

@@ -64,13 +64,13 @@ def table_section(profiles: Profiles) -> None:
         name: st.column_config.NumberColumn(name, format="percent")
         for name in ("share", "gender_share_male")
     }
-    st.dataframe(summary, column_config=config, key="profiles_table")
+    st.dataframe(summary, column_config=config)
     st.download_button(
         "Download the profile table (CSV)",
         data=to_safe_csv(table.reset_index()),
         file_name="cluster_profiles.csv",
         mime="text/csv",
-        key="profiles_download",
+        key=state.PROFILES_DOWNLOAD,
         on_click="ignore",
     )
 
@@ -128,7 +128,7 @@ def outcome_section(profiles: Profiles, result: ClusterResult, caption: str) -> 
         name: st.column_config.NumberColumn(name, format="percent")
         for name in ("rate", "rate_low", "rate_high")
     }
-    st.dataframe(rates[columns], column_config=config, key="profiles_outcome_table")
+    st.dataframe(rates[columns], column_config=config)
     st.markdown(f"**{association.sentence}**")
     if association.warning:
         st.warning(association.warning)
