@@ -3,7 +3,7 @@
 Every builder summarises on the server before it hands data to Altair:
 histograms send bin counts, box plots send quantiles, heatmaps and outcome
 charts one row per cluster. The browser therefore never receives one row per
-patient. ``core.cluster_charts`` holds the k sweep, the PCA map and the
+patient. ``core.cluster_charts`` contains the k sweep, the PCA map and the
 patient charts.
 """
 
