@@ -358,3 +358,14 @@ def test_hdbscan_noise_shows_warning():
     at.selectbox(key=state.ALGORITHM_SELECT).set_value("hdbscan").run()
     assert not at.exception
     assert any("HDBSCAN found 0" in text for text in values(at.warning))
+
+
+def test_lookup_flags_high_troponin():
+    """A troponin above the default limit raises its flag with the source."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "lookup")
+    at.number_input(key=f"{state.LOOKUP_PREFIX}troponin").set_value(0.5)
+    at.form_submit_button[0].click().run()
+    rendered = values(at.markdown)
+    assert not at.exception
+    assert any("troponin above the upper reference limit" in t for t in rendered)
+    assert any("Universal Definition" in t for t in rendered)
