@@ -54,6 +54,14 @@ SETTINGS: tuple[Setting, ...] = (
         "(Tibshirani, Walther and Hastie 2001).",
     ),
     Setting(
+        "gap_reference_inits",
+        3,
+        "restarts",
+        "k-means restarts on each uniform reference set of the gap statistic. "
+        "Uniform data has no clusters to miss, so a few restarts give a stable "
+        "W*(k), and 10 restarts on 10 sets for 9 values of k cost 900 fits.",
+    ),
+    Setting(
         "gap_sample_size",
         5_000,
         "patients",

@@ -86,15 +86,21 @@ def silhouette_estimate(
     return float(silhouette_score(X, labels)), False
 
 
-def _within_dispersion(X: np.ndarray, k: int, seed: int) -> float:
+def _within_dispersion(X: np.ndarray, k: int, seed: int, n_init: int = 10) -> float:
     if k == 1:
         return float(((X - X.mean(axis=0)) ** 2).sum())
-    return float(KMeans(n_clusters=k, n_init=10, random_state=seed).fit(X).inertia_)
+    model = KMeans(n_clusters=k, n_init=n_init, random_state=seed)
+    return float(model.fit(X).inertia_)
 
 
 @limit_native_threads
 def gap_statistic(
-    X: np.ndarray, k_values: list[int], seed: int, references: int = 10
+    X: np.ndarray,
+    k_values: list[int],
+    seed: int,
+    references: int = 10,
+    observed: dict[int, float] | None = None,
+    reference_inits: int = int(DEFAULTS["gap_reference_inits"]),
 ) -> pd.DataFrame:
     """Compute the gap statistic of Tibshirani, Walther and Hastie (2001).
 
@@ -108,6 +114,12 @@ def gap_statistic(
         Seeds the uniform reference sets and every k-means fit.
     references : int
         Number B of reference sets drawn uniformly in the bounding box of X.
+    observed : dict of int to float, optional
+        Within-cluster sum of squares W(k) of X already computed by the
+        caller, so that X is not clustered a second time.
+    reference_inits : int
+        k-means restarts on each reference set; see
+        ``core.engine_settings.SETTINGS``.
 
     Returns
     -------
@@ -119,10 +131,15 @@ def gap_statistic(
     low, high = X.min(axis=0), X.max(axis=0)
     reference_sets = [rng.uniform(low, high, size=X.shape) for _ in range(references)]
     rows = []
+    observed = observed or {}
     for k in k_values:
-        log_w = np.log(max(_within_dispersion(X, k, seed), 1e-300))
+        w = observed[k] if k in observed else _within_dispersion(X, k, seed)
+        log_w = np.log(max(w, 1e-300))
         log_w_ref = np.log(
-            [max(_within_dispersion(ref, k, seed), 1e-300) for ref in reference_sets]
+            [
+                max(_within_dispersion(ref, k, seed, reference_inits), 1e-300)
+                for ref in reference_sets
+            ]
         )
         se = float(np.std(log_w_ref) * np.sqrt(1 + 1 / references))
         rows.append({"k": k, "gap": float(log_w_ref.mean() - log_w), "gap_se": se})
@@ -180,11 +197,12 @@ silhouette_sample_size, minibatch_above : int
         )
     logger.info("Swept k over %s on %d patients", list(k_values), X.shape[0])
 
-    gap_X = X
+    gap_X, observed = X, {row["k"]: row["inertia"] for row in rows}
     if X.shape[0] > gap_sample_size:
         rng = np.random.default_rng(seed)
         gap_X = X[rng.choice(X.shape[0], gap_sample_size, replace=False)]
-    gap = gap_statistic(gap_X, list(k_values), seed, gap_references)
+        observed = None
+    gap = gap_statistic(gap_X, list(k_values), seed, gap_references, observed)
     sweep = pd.DataFrame(rows).merge(gap, on="k")
     columns = ["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"]
     return sweep[columns + ["gap", "gap_se", "silhouette_estimated"]]
