@@ -114,3 +114,77 @@ def wait_idle(page) -> None:
     """Wait until the Streamlit script has finished its current run."""
     page.wait_for_timeout(300)
     page.wait_for_selector(IDLE_SELECTOR, timeout=90_000)
+
+
+# --- helpers shared by the browser tests ----------------------------------
+
+EXCEPTION_SELECTOR = '[data-testid="stException"]'
+UPLOAD_INPUT_SELECTOR = '[data-testid="stFileUploaderDropzoneInput"]'
+SCREENSHOT_MAX_HEIGHT = 8_000
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: takes about a minute; deselect with -m 'not slow'"
+    )
+
+
+def open_path(page, app_url: str, path: str = "") -> None:
+    """Load a page by its URL path, which starts a new Streamlit session."""
+    page.goto(f"{app_url}/{path}")
+    wait_idle(page)
+
+
+def click_sidebar_link(page, label: str) -> None:
+    """Open a page through its sidebar link, keeping the session."""
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_role("link", name=label, exact=True).click()
+    wait_idle(page)
+
+
+def upload_bytes(page, name: str, data: bytes, mime: str = "text/csv") -> None:
+    """Put a file into the Data page's uploader through its real file input."""
+    file = {"name": name, "mimeType": mime, "buffer": data}
+    page.set_input_files(UPLOAD_INPUT_SELECTOR, files=[file])
+    wait_idle(page)
+
+
+def choose_option(page, widget_label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox whose label contains ``widget_label``."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=widget_label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def metric_value(page, label: str) -> str:
+    """Return the displayed value of the first metric with ``label``."""
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def main_text(page) -> str:
+    """Return the visible text of the page body, sidebar excluded."""
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def save_screenshot(page, path: Path) -> None:
+    """Save the whole page, whose scrolling happens inside Streamlit's main block."""
+    viewport = page.viewport_size
+    main = page.locator('[data-testid="stMain"]')
+    # Charts and tables lay themselves out again after a resize, so measure twice.
+    for _ in range(2):
+        height = min(main.evaluate("el => el.scrollHeight"), SCREENSHOT_MAX_HEIGHT)
+        page.set_viewport_size({"width": viewport["width"], "height": height})
+        page.wait_for_timeout(500)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(viewport)
+
+
+def cohort_csv(n_patients: int, seed: int, id_prefix: str) -> bytes:
+    """Return a synthetic cohort CSV with ``n_patients`` rows and prefixed ids."""
+    from core.demo import make_demo_cohort
+
+    frame = make_demo_cohort(seed=seed, n_patients=n_patients)
+    ids = [f"{id_prefix}-{number:04d}" for number in range(1, n_patients + 1)]
+    frame.insert(0, "patient_id", ids)
+    return frame.to_csv(index=False).encode()
