@@ -1,4 +1,4 @@
-"""Hostile uploads stay inert in the browser, and sessions never see each other.
+"""Hostile uploads stay inert, sessions stay apart and forged requests fail.
 
 The injection case file is read from the shared case folder next to the
 repository and the test is skipped when that folder is absent. The two
@@ -6,6 +6,8 @@ cohorts of the isolation test are generated here.
 """
 
 import io
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +34,10 @@ FORMULA_IDS = ['=HYPERLINK("http://example.invalid","open")', "+1+1", "@SUM(A1)"
 IMG_PAYLOAD = "<img src=x onerror=alert(1)>"
 SCRIPT_PAYLOAD = "<script>alert(2)</script>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(2)&lt;/script&gt;"
-HOSTILE_NAME = "<img src=y onerror=alert(3)>[open](javascript:alert(4)).csv"
+HOSTILE_NAME = (
+    "<img src=y onerror=alert(3)>[open](javascript:alert(4))"
+    "[site](http://127.0.0.1:9/x)**bold**.csv"
+)
 PAGE_LINKS = ["Data", "Clustering", "Cluster Profiles", "Patient Lookup", "Home"]
 
 # Two cohorts with different sizes, identifiers and file names.
@@ -73,7 +78,7 @@ def injected_elements(page) -> dict[str, int]:
     )
     handlers = page.locator("[onerror]").count()
     images = page.locator('img[src="x"], img[src="y"]').count()
-    links = page.locator('a[href^="javascript:"]').count()
+    links = page.locator('a[href^="javascript:"], a[href*="127.0.0.1:9"]').count()
     return {"script": scripts, "onerror": handlers, "img": images, "link": links}
 
 
@@ -112,6 +117,10 @@ def test_injection_inert_on_every_page(injected_page, dialogs, link):
     assert dialogs == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="markdown turns a URL inside an escaped file name into a live link",
+)
 def test_hostile_file_name_shown_as_text(page, app_url, dialogs):
     """A file name carrying HTML and a javascript: link is shown literally."""
     open_path(page, app_url, "Data")
@@ -124,6 +133,23 @@ def test_hostile_file_name_shown_as_text(page, app_url, dialogs):
         click_sidebar_link(page, link)
         assert HOSTILE_NAME in main_text(page), link
         assert injected_elements(page) == NO_INJECTED, link
+    assert dialogs == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="markdown turns a URL inside an escaped file name into a live link",
+)
+def test_hostile_name_in_error_shown_as_text(page, app_url, dialogs):
+    """The upload error quotes a hostile file name literally."""
+    open_path(page, app_url, "Data")
+    upload_bytes(page, HOSTILE_NAME, bytes(range(256)) * 4)
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="not loaded")
+    expect(alert).to_be_visible()
+
+    assert HOSTILE_NAME in alert.inner_text()
+    assert injected_elements(page) == NO_INJECTED
+    assert page.locator("strong", has_text="bold").count() == 0
     assert dialogs == []
 
 
@@ -165,6 +191,49 @@ def test_table_csv_export_neutralises_formulas(download_page, app_url):
     for identifier in FORMULA_IDS:
         assert identifier not in cells, identifier
         assert "'" + identifier in cells, identifier
+
+
+# --- the server itself ----------------------------------------------------------
+
+MULTIPART_BODY = (
+    b'--B\r\nContent-Disposition: form-data; name="file"; filename="x.csv"\r\n'
+    b"Content-Type: text/csv\r\n\r\nAge,Gender\r\n60,1\r\n--B--\r\n"
+)
+# Repository files and a line each contains; the server must not serve them.
+REPOSITORY_FILES = [
+    ("/.streamlit/config.toml", "maxUploadSize"),
+    ("/data/demo_cohort.csv", "Heart rate,"),
+    ("/Home.py", "import streamlit"),
+    ("/app/static/demo_cohort.csv", "Heart rate,"),
+]
+
+
+def http_status(request) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, reply.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def test_upload_without_xsrf_token_rejected(app_url):
+    """An upload request without Streamlit's XSRF token gets 403."""
+    request = urllib.request.Request(
+        f"{app_url}/_stcore/upload_file/session/file",
+        data=MULTIPART_BODY,
+        method="PUT",
+        headers={"Content-Type": "multipart/form-data; boundary=B"},
+    )
+    status, body = http_status(request)
+    assert status == 403
+    assert "XSRF" in body
+
+
+@pytest.mark.parametrize(("path", "line"), REPOSITORY_FILES)
+def test_repository_files_not_served(app_url, path, line):
+    """Requests for repository files get the app shell, not the file."""
+    _, body = http_status(urllib.request.Request(f"{app_url}{path}"))
+    assert line not in body
 
 
 # --- two sessions at once ----------------------------------------------------
