@@ -253,9 +253,17 @@ async def run_session(browser, url: str, index: int, deadline: float) -> Session
 
 
 async def run_sessions(
-    url: str, sessions: int, seconds: float, server_pid: int | None = None
+    url: str,
+    sessions: int,
+    seconds: float,
+    server_pid: int | None = None,
+    settle: float = 0.0,
 ) -> dict:
-    """Drive ``sessions`` browser sessions for ``seconds`` and return the figures."""
+    """Drive ``sessions`` browser sessions for ``seconds`` and return the figures.
+
+    With a ``server_pid``, the server's memory is sampled during the load and
+    for ``settle`` seconds after every session has closed.
+    """
     from playwright.async_api import async_playwright
 
     rss: list[tuple[float, float, float]] = []
@@ -272,19 +280,27 @@ async def run_sessions(
         results = await asyncio.gather(
             *(run_session(browser, url, i, deadline) for i in range(sessions))
         )
-        stop.set()
-        if sampler is not None:
-            await sampler
+        load_seconds = time.monotonic() - started
         version = browser.version
         await browser.close()
-    return summarise(results, rss, time.monotonic() - started, version)
+        if sampler is not None:
+            await asyncio.sleep(settle)
+            stop.set()
+            await sampler
+    return summarise(results, rss, load_seconds, version)
 
 
 # --- figures --------------------------------------------------------------------
 
 
-def rss_trend(samples: list[tuple[float, float, float]]) -> dict:
-    """Describe the RSS series: start, peak, end and growth over the last half."""
+def rss_trend(samples: list[tuple[float, float, float]], load_seconds: float):
+    """Describe the RSS series under load, and its last value after the load.
+
+    Returns start, peak and end of the load, the linear slope over the second
+    half of the load, and the last sample taken after the sessions closed.
+    """
+    after = [s[1] for s in samples if s[0] > load_seconds]
+    samples = [s for s in samples if s[0] <= load_seconds]
     if len(samples) < 4:
         return {"samples": len(samples)}
     times = np.array([s[0] for s in samples])
@@ -300,10 +316,12 @@ def rss_trend(samples: list[tuple[float, float, float]]) -> dict:
         "second_half_slope_mb_per_min": round(float(slope), 1),
         "second_half_peak_over_first_half_peak_mb": round(float(late_growth), 1),
         "peak_cpu_percent": max(s[2] for s in samples),
+        "after_close_mb": after[-1] if after else None,
     }
 
 
 def summarise(results: list[SessionStats], rss: list, elapsed: float, chromium: str):
+    """Collect the per-session counts into the figures of the report."""
     times = [t for stats in results for t in stats.rerun_seconds]
     quantiles = np.percentile(times, [50, 95]) if times else [float("nan")] * 2
     return {
@@ -319,7 +337,7 @@ def summarise(results: list[SessionStats], rss: list, elapsed: float, chromium: 
         "rerun_p95_s": round(float(quantiles[1]), 2),
         "rerun_max_s": round(max(times), 2) if times else None,
         "rerun_mean_s": round(statistics.fmean(times), 2) if times else None,
-        "rss": rss_trend(rss),
+        "rss": rss_trend(rss, elapsed),
         "rss_series": rss,
         "chromium": chromium,
     }
@@ -341,7 +359,10 @@ def machine_facts() -> dict:
 
 def write_report(figures: dict, machine: dict, command: str, path: Path) -> None:
     rss = figures["rss"]
-    levelled = "yes" if abs(rss.get("second_half_slope_mb_per_min", 0)) < 5 else "no"
+    growth = rss.get("second_half_peak_over_first_half_peak_mb")
+    levelled = "n/a"
+    if growth is not None:
+        levelled = "yes" if growth < 0.05 * rss["peak_mb"] else "no"
     lines = [
         "# Load test",
         "",
@@ -385,8 +406,11 @@ def write_report(figures: dict, machine: dict, command: str, path: Path) -> None
         f"{rss.get('peak_mb')} / {rss.get('end_mb')} MB |",
         f"| RSS slope over the second half | "
         f"{rss.get('second_half_slope_mb_per_min')} MB/min |",
-        f"| RSS stops growing (second-half slope under 5 MB/min) | {levelled} |",
+        f"| RSS peak of the second half above that of the first half | {growth} MB |",
+        f"| RSS stops growing (that rise under 5 % of the peak) | {levelled} |",
         f"| server CPU peak | {rss.get('peak_cpu_percent')} % of one core |",
+        f"| server RSS {figures['settle_s']:g} s after every session closed | "
+        f"{rss.get('after_close_mb')} MB |",
         "",
     ]
     if figures["error_examples"]:
@@ -409,6 +433,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--report", type=Path, default=REPORT_PATH, help="Markdown report path"
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=150,
+        help="seconds to keep sampling memory after the sessions close; "
+        "Streamlit keeps a disconnected session for 120 s by default",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip the report")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     return parser.parse_args(argv)
@@ -421,7 +452,7 @@ def main(argv=None) -> int:
     server, url = start_server(log_path)
     try:
         figures = asyncio.run(
-            run_sessions(url, args.sessions, args.seconds, server.pid)
+            run_sessions(url, args.sessions, args.seconds, server.pid, args.settle)
         )
     finally:
         server.terminate()
@@ -430,9 +461,10 @@ def main(argv=None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
     figures["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    figures["settle_s"] = args.settle
     command = (
         f".venv/bin/python -m benchmarks.load_test --sessions {args.sessions} "
-        f"--seconds {args.seconds:g}"
+        f"--seconds {args.seconds:g} --settle {args.settle:g}"
     )
     summary = {k: v for k, v in figures.items() if k != "rss_series"}
     print(json.dumps({"machine": machine, **summary}, indent=2))

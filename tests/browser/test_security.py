@@ -314,10 +314,10 @@ def test_sessions_cluster_own_cohort(session_pages):
         assert caption in main_text(opened), name
         assignments = download_assignments(opened)
         ids = assignments["patient_id"].astype(str)
-        kept = int(main_text(opened).split(" patients kept of ")[0].split(", ")[-1])
+        kept_rows = int(main_text(opened).split(" patients kept of ")[0].split(", ")[-1])
         assert ids.str.startswith(f"{spec['prefix']}-").all(), name
-        assert len(assignments) == kept, name
-        assert kept <= spec["rows"], name
+        assert len(assignments) == kept_rows, name
+        assert kept_rows <= spec["rows"], name
 
 
 def test_sessions_keep_own_k(session_pages):
