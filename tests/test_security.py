@@ -134,29 +134,61 @@ def test_marker_scan_finds_written_marker(tmp_path):
     ]
 
 
+class RecordingHandler(logging.Handler):
+    """Logging handler that keeps every formatted message."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(self.format(record))
+
+
 @pytest.fixture(scope="module")
 def marker_session():
-    """Run a full session on the marker cohort; return files before and after."""
+    """Run a full session on the marker cohort, with every log record kept.
+
+    Returns the file snapshots before and after, the AppTest and the log text.
+    The lookup places the patient of row 1, which carries the markers.
+    """
     roots = scan_roots()
     before = snapshot(roots)
-    at = upload(open_data_page(), "marker_cohort.csv", marker_cohort())
-    for name in ("clustering", "profiles", "lookup"):
-        at.switch_page(PAGES[name]).run()
-    at.button(key="lookup_submit").click().run()
-    return before, snapshot(roots), at
+    handler = RecordingHandler()
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        at = upload(open_data_page(), "marker_cohort.csv", marker_cohort())
+        for name in ("clustering", "profiles", "lookup"):
+            at.switch_page(PAGES[name]).run()
+        at.selectbox(key=state.LOOKUP_PICK).set_value(1).run()
+        at.button(key="lookup_submit").click().run()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+    return before, snapshot(roots), at, "\n".join(handler.messages)
 
 
 def test_marker_session_loaded_upload(marker_session):
     """The marker cohort became the cohort in use and placed a patient."""
-    _, _, at = marker_session
+    _, _, at, _ = marker_session
     assert "marker_cohort.csv" in sidebar_text(at)
     assert not at.exception
     assert any(header.value.startswith("Cluster ") for header in at.subheader)
 
 
+def test_marker_session_logs_no_marker(marker_session):
+    """The session logged its steps but no marker value."""
+    _, _, _, log_text = marker_session
+    assert "Fitted k-means" in log_text
+    assert [marker for marker in MARKERS if marker in log_text] == []
+
+
 def test_upload_leaves_no_file_on_disk(marker_session):
     """No file under the repo, the temp dir or ~/.streamlit contains a marker."""
-    before, after, _ = marker_session
+    before, after, _, _ = marker_session
     assert files_with_markers(before, after, MARKERS) == []
 
 
