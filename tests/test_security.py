@@ -382,14 +382,15 @@ DOWNLOADS = ["quality_report.csv", "cluster_assignments.csv", "cluster_profiles.
 
 @pytest.fixture(scope="module")
 def exported_csvs():
-    """Bytes of every download button while a session uses formula_cells.csv."""
+    """Bytes of every download, by file name, of a session on formula_cells.csv."""
     if not FORMULA_CASE.is_file():
         pytest.skip("shared case formula_cells.csv not found")
     recorded: dict[str, bytes] = {}
     original = st.download_button
 
     def record(label, data=None, file_name=None, *args, **kwargs):
-        recorded[file_name] = data
+        # A button may take a callable that builds the bytes on click.
+        recorded[file_name] = data() if callable(data) else data
         return original(label, data, file_name, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -407,7 +408,19 @@ def csv_cells(data: bytes) -> list[str]:
 
 def test_every_download_recorded(exported_csvs):
     """The session offered the three CSV downloads the pages define."""
-    assert sorted(exported_csvs) == sorted(DOWNLOADS)
+    csv_names = [name for name in exported_csvs if name.endswith(".csv")]
+    assert sorted(csv_names) == sorted(DOWNLOADS)
+
+
+def test_model_download_has_no_identifier(exported_csvs):
+    """The model bundle offered for download contains no patient identifier."""
+    bundles = [name for name in exported_csvs if name.endswith(".zip")]
+    ids = pd.read_csv(FORMULA_CASE, dtype=str)["patient_id"].tolist()
+    assert bundles != []
+    for name in bundles:
+        with zipfile.ZipFile(io.BytesIO(exported_csvs[name])) as archive:
+            content = b"".join(archive.read(member) for member in archive.namelist())
+        assert [i for i in ids if i.encode() in content] == [], name
 
 
 @pytest.mark.parametrize("file_name", DOWNLOADS)
