@@ -193,6 +193,24 @@ def test_table_csv_export_neutralises_formulas(download_page, app_url):
         assert "'" + identifier in cells, identifier
 
 
+def test_server_log_has_no_identifier(page, app_url, tmp_path_factory):
+    """A full browser session leaves no patient identifier in the server log."""
+    marker = "ZZBROWSERMARK"
+    open_path(page, app_url, "Data")
+    upload_bytes(page, "marker.csv", cohort_csv(60, seed=21, id_prefix=marker))
+    expect(page.get_by_text("Cohort in use: marker.csv")).to_be_visible()
+    for link in ["Clustering", "Cluster Profiles", "Patient Lookup"]:
+        click_sidebar_link(page, link)
+    choose_option(page, "Prefill from a cohort patient", "row 1")
+    page.get_by_role("button", name="Place the patient").click()
+    wait_idle(page)
+
+    logs = list(tmp_path_factory.getbasetemp().glob("server*/streamlit.log"))
+    assert logs != []
+    for log in logs:
+        assert marker not in log.read_text(errors="replace"), log
+
+
 # --- the server itself ----------------------------------------------------------
 
 MULTIPART_BODY = (
@@ -314,7 +332,9 @@ def test_sessions_cluster_own_cohort(session_pages):
         assert caption in main_text(opened), name
         assignments = download_assignments(opened)
         ids = assignments["patient_id"].astype(str)
-        kept_rows = int(main_text(opened).split(" patients kept of ")[0].split(", ")[-1])
+        kept_rows = int(
+            main_text(opened).split(" patients kept of ")[0].split(", ")[-1]
+        )
         assert ids.str.startswith(f"{spec['prefix']}-").all(), name
         assert len(assignments) == kept_rows, name
         assert kept_rows <= spec["rows"], name
