@@ -71,6 +71,7 @@ class SessionStats:
     rows: int
     actions: int = 0
     rerun_seconds: list[float] = field(default_factory=list)
+    step_seconds: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     cross_talk: list[str] = field(default_factory=list)
 
@@ -189,7 +190,9 @@ async def check_rows(page, stats: SessionStats, step: str, rows: int) -> None:
 async def timed(page, stats: SessionStats, step: str, action) -> bool:
     """Run one action, keeping its rerun time or its error."""
     try:
-        stats.rerun_seconds.append(await rerun(page, action))
+        seconds = await rerun(page, action)
+        stats.rerun_seconds.append(seconds)
+        stats.step_seconds.setdefault(step, []).append(seconds)
         stats.actions += 1
         return True
     except Exception as error:  # a timeout or a detached element
@@ -324,6 +327,18 @@ def summarise(results: list[SessionStats], rss: list, elapsed: float, chromium: 
     """Collect the per-session counts into the figures of the report."""
     times = [t for stats in results for t in stats.rerun_seconds]
     quantiles = np.percentile(times, [50, 95]) if times else [float("nan")] * 2
+    by_step: dict[str, list[float]] = {}
+    for stats in results:
+        for step, seconds in stats.step_seconds.items():
+            by_step.setdefault(step, []).extend(seconds)
+    steps = {
+        step: {
+            "n": len(seconds),
+            "median_s": round(float(np.median(seconds)), 2),
+            "p95_s": round(float(np.percentile(seconds, 95)), 2),
+        }
+        for step, seconds in by_step.items()
+    }
     return {
         "sessions": len(results),
         "elapsed_s": round(elapsed, 1),
@@ -337,6 +352,7 @@ def summarise(results: list[SessionStats], rss: list, elapsed: float, chromium: 
         "rerun_p95_s": round(float(quantiles[1]), 2),
         "rerun_max_s": round(max(times), 2) if times else None,
         "rerun_mean_s": round(statistics.fmean(times), 2) if times else None,
+        "steps": steps,
         "rss": rss_trend(rss, elapsed),
         "rss_series": rss,
         "chromium": chromium,
@@ -413,6 +429,18 @@ def write_report(figures: dict, machine: dict, command: str, path: Path) -> None
         f"{rss.get('after_close_mb')} MB |",
         "",
     ]
+    lines += [
+        "Rerun time by action:",
+        "",
+        "| action | count | median | 95th percentile |",
+        "|---|---|---|---|",
+    ]
+    for step, numbers in figures["steps"].items():
+        lines.append(
+            f"| {step} | {numbers['n']} | {numbers['median_s']} s | "
+            f"{numbers['p95_s']} s |"
+        )
+    lines.append("")
     if figures["error_examples"]:
         lines += ["Errors seen (first ten):", ""]
         lines += [f"- `{error}`" for error in figures["error_examples"]]
