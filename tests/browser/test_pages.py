@@ -132,6 +132,25 @@ def test_changing_k_refits(page, app_url, page_errors, k):
     assert page_errors == []
 
 
+def test_rapid_navigation_no_error(page, app_url, page_errors):
+    """Changing k and switching pages before each rerun ends leaves no error."""
+    open_path(page, app_url, "Clustering")
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    page.locator('[data-testid="stSelectbox"]').filter(
+        has_text="Number of clusters k"
+    ).click()
+    page.get_by_role("option", name="6", exact=True).click()
+    for label in ["Cluster Profiles", "Patient Lookup", "Data", "Clustering"]:
+        nav.get_by_role("link", name=label, exact=True).click()
+        page.wait_for_timeout(200)
+    wait_idle(page)
+
+    expect(page.locator("h1").first).to_have_text("Clustering")
+    expect(page.locator("h3", has_text="clusters").first).to_have_text("6 clusters")
+    assert page.locator(EXCEPTION_SELECTOR).count() == 0
+    assert page_errors == []
+
+
 def test_k_carries_to_profiles(page, app_url):
     """The k chosen on Clustering is the k the Cluster Profiles page shows."""
     open_path(page, app_url, "Clustering")
