@@ -3,8 +3,9 @@
 A bundle is two files in ``models/``. ``<name>.joblib`` contains the fitted
 preprocessing pipeline, the k-means model, the settings and the centroids.
 ``<name>.json`` is its manifest: seed, library versions, features,
-preprocessing settings, centroids, and the sha256 of the training data and of
-the joblib file. ``load_bundle`` checks the checksum and the library
+preprocessing settings, centroids, the sha256 of the training data and of
+the joblib file, and optionally each feature's mean and standard deviation in
+the training cohort. ``load_bundle`` checks the checksum and the library
 versions before it unpickles anything. The bundle stores no patient rows: the
 scaled matrix and the labels of a fit stay out of it.
 """
@@ -27,6 +28,7 @@ import pandas as pd
 import sklearn
 
 from core.errors import ModelBundleError
+from core.schema import FEATURE_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +127,13 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def save_bundle(result: Any, directory: Path, name: str, data_hash: str) -> Path:
+def save_bundle(
+    result: Any,
+    directory: Path,
+    name: str,
+    data_hash: str,
+    features: pd.DataFrame | None = None,
+) -> Path:
     """Write ``<name>.joblib`` and its manifest ``<name>.json`` to a directory.
 
     Parameters
@@ -139,6 +147,10 @@ def save_bundle(result: Any, directory: Path, name: str, data_hash: str) -> Path
         Plain bundle name: letters, digits, ``_`` and ``-``, at most 64.
     data_hash : str
         sha256 hex digest of the bytes the model was fitted on.
+    features : pandas.DataFrame, optional
+        The feature table the model was fitted on. When given, the manifest
+        gets ``reference_cohort`` from ``reference_summary``, so that a later
+        cohort can be compared with this one without any patient row.
 
     Returns
     -------
@@ -146,7 +158,7 @@ def save_bundle(result: Any, directory: Path, name: str, data_hash: str) -> Path
         Path of the manifest written.
     """
     joblib_path, manifest_path = _bundle_paths(name, Path(directory))
-    payload, manifest = _serialise(result, name, data_hash)
+    payload, manifest = _serialise(result, name, data_hash, features)
 
     joblib_path.write_bytes(payload)
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -154,14 +166,16 @@ def save_bundle(result: Any, directory: Path, name: str, data_hash: str) -> Path
     return manifest_path
 
 
-def bundle_bytes(result: Any, name: str, data_hash: str) -> bytes:
+def bundle_bytes(
+    result: Any, name: str, data_hash: str, features: pd.DataFrame | None = None
+) -> bytes:
     """Return a zip archive, built in memory, of a bundle's joblib and manifest.
 
     Takes the same arguments as ``save_bundle`` without the directory and
     writes nothing to disk.
     """
     _validate_name(name)
-    payload, manifest = _serialise(result, name, data_hash)
+    payload, manifest = _serialise(result, name, data_hash, features)
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -197,8 +211,13 @@ def load_bundle(name: str, models_dir: Path = MODELS_DIR) -> ModelBundle:
     return _to_bundle(name, content, manifest)
 
 
+def is_bundle_name(name: object) -> bool:
+    """Return whether ``name`` is a plain bundle name that ``load_bundle`` accepts."""
+    return isinstance(name, str) and bool(_BUNDLE_NAME.fullmatch(name))
+
+
 def _validate_name(name: str) -> None:
-    if not isinstance(name, str) or not _BUNDLE_NAME.fullmatch(name):
+    if not is_bundle_name(name):
         raise ModelBundleError(
             f"Invalid model bundle name {name!r}: use 1 to 64 letters, digits, "
             "'_' or '-', starting with a letter or digit, and no path."
@@ -219,7 +238,34 @@ def _bundle_paths(name: str, directory: Path) -> tuple[Path, Path]:
     return joblib_path, root / f"{name}.json"
 
 
-def _serialise(result: Any, name: str, data_hash: str) -> tuple[bytes, dict]:
+def reference_summary(features: pd.DataFrame) -> dict[str, Any]:
+    """Summarise each feature of the fitting cohort for the manifest.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Shape (n_patients, 8) with the ``FEATURE_NAMES`` columns in canonical
+        units; NaN ignored.
+
+    Returns
+    -------
+    dict
+        ``n_patients`` and, per feature, ``n`` (non-missing values), ``mean``
+        and ``sd`` (sample standard deviation, ddof=1). A statistic that
+        cannot be computed is ``None``. No patient row is stored.
+    """
+    summary = {}
+    for name in FEATURE_NAMES:
+        column = pd.to_numeric(features[name], errors="coerce").dropna()
+        mean = float(column.mean()) if len(column) else None
+        sd = float(column.std(ddof=1)) if len(column) > 1 else None
+        summary[name] = {"n": int(len(column)), "mean": mean, "sd": sd}
+    return {"n_patients": int(len(features)), "features": summary}
+
+
+def _serialise(
+    result: Any, name: str, data_hash: str, features: pd.DataFrame | None = None
+) -> tuple[bytes, dict]:
     if not re.fullmatch(r"[0-9a-f]{64}", str(data_hash)):
         raise ValueError(f"data_hash must be a sha256 hex digest, got {data_hash!r}.")
 
@@ -230,6 +276,8 @@ def _serialise(result: Any, name: str, data_hash: str) -> tuple[bytes, dict]:
     payload = buffer.getvalue()
 
     manifest = _build_manifest(content, name, data_hash)
+    if features is not None:
+        manifest["reference_cohort"] = reference_summary(features)
     manifest["joblib_sha256"] = hashlib.sha256(payload).hexdigest()
     return payload, manifest
 

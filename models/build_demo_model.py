@@ -4,7 +4,9 @@ Run from the repository root with ``python models/build_demo_model.py``. The
 cohort goes through the same reading, mapping and quality checks as an upload,
 then ``fit_clusters`` with the default settings (recommended k, seed 42). The
 bundle is written to ``models/demo_kmeans.joblib`` with its manifest
-``models/demo_kmeans.json``; it stores no patient rows.
+``models/demo_kmeans.json``. The manifest keeps each feature's mean and
+standard deviation in the demo cohort for the Replication page; the bundle
+stores no patient rows.
 """
 
 import argparse
@@ -33,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     cohort = load_cohort(DEMO_PATH.read_bytes(), DEMO_PATH.name)
     result = fit_clusters(cohort.features, ClusterSettings())
 
-    manifest = save_bundle(result, args.output, args.name, cohort.content_hash)
+    manifest = save_bundle(
+        result, args.output, args.name, cohort.content_hash, cohort.features
+    )
     print(f"Saved k={len(result.centroids)} bundle; manifest at {manifest}")
     return 0
 

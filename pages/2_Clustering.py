@@ -32,4 +32,6 @@ with verdict_column:
 clustering_view.sweep_section(result)
 clustering_view.stability_section(result, cohort, settings)
 clustering_view.comparison_section(result, cohort, settings)
+st.subheader("Downloads")
 clustering_view.download_section(result, cohort)
+clustering_view.bundle_download_section(result, cohort)

@@ -15,7 +15,7 @@ from core.algorithms import (
 from core.clustering import VERDICT_BANDS, ClusterResult
 from core.cohort import Cohort
 from core.errors import CohortError
-from core.export import to_safe_csv
+from core.export import bundle_bytes, to_safe_csv
 from core.preprocessing import GENDER_REASON, LOG_TRANSFORM_REASON
 from core.schema import PATIENT_ID
 from core.stability import SMALL_CLUSTER_NOTE, StabilityResult, bootstrap_stability
@@ -216,6 +216,29 @@ def download_section(result: ClusterResult, cohort: Cohort) -> None:
         mime="text/csv",
         key=state.ASSIGNMENTS_DOWNLOAD,
         on_click="ignore",
+    )
+
+
+def bundle_download_section(result: ClusterResult, cohort: Cohort) -> None:
+    """Offer the fitted model as a bundle zip (joblib file and JSON manifest)."""
+    name = f"kmeans_k{result.k}_seed{result.settings.seed}"
+    features = cohort.features.loc[result.index]
+
+    # The zip is built only when the button is clicked, not on every rerun.
+    st.download_button(
+        "Download model bundle (zip)",
+        data=lambda: bundle_bytes(result, name, cohort.content_hash, features),
+        file_name=f"{name}.zip",
+        mime="application/zip",
+        key=state.BUNDLE_DOWNLOAD,
+        on_click="ignore",
+    )
+    st.caption(
+        "The zip contains the fitted pipeline and k-means model (joblib) and a JSON "
+        "manifest: seed, library versions, features, preprocessing, centroids, "
+        "each feature's mean and SD in this cohort, the data's sha256 and the "
+        "time. No patient rows. Put both files in models/ to use the bundle on "
+        "the Replication page; unpickling runs code, so load only bundles you trust."
     )
 
 

@@ -55,12 +55,15 @@ SEED_INPUT = "clustering_seed"
 STABILITY_BUTTON = "clustering_stability"
 ALGORITHM_SELECT = "clustering_algorithm"
 ASSIGNMENTS_DOWNLOAD = "clustering_assignments_download"
+BUNDLE_DOWNLOAD = "clustering_bundle_download"
 PROFILES_DOWNLOAD = "profiles_download"
 LOOKUP_FORM = "lookup_form"
 LOOKUP_PICK = "lookup_pick"
 LOOKUP_PREFIX = "lookup_"
 LOOKUP_SUBMIT = "lookup_submit"
 REFERENCE_EDITOR = "lookup_reference_editor"
+REPORT_DOWNLOAD = "lookup_report_download"
+REPLICATION_BUNDLE = "replication_bundle"
 
 CACHE_ENTRIES = 8
 CACHE_TTL_SECONDS = 3600
