@@ -45,6 +45,11 @@ st.page_link(
     label="Patient lookup: place one patient among the clusters",
     icon=":material/person_search:",
 )
+st.page_link(
+    "pages/5_Replication.py",
+    label="Replication: apply a saved model to this cohort and compare",
+    icon=":material/compare:",
+)
 
 st.caption(
     "Uploaded data stays in this browser session's memory; the app writes no "

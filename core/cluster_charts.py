@@ -1,4 +1,4 @@
-"""Altair charts of the k sweep, the PCA map and one patient, bounded in size.
+"""Altair charts of the k sweep, the PCA map, one patient and cohort differences.
 
 The PCA map sends a seeded sample of at most ``MAX_SCATTER_POINTS`` rows; the
 other charts send one row per k, cluster or feature.
@@ -262,4 +262,54 @@ def _patient_row(values: pd.Series, feature: str, value: float):
         title=alt.TitleParams(feature_label(feature), anchor="start", fontSize=12),
         width=640,
         height=24,
+    )
+
+
+def smd_chart(smd: pd.DataFrame, threshold: float = 0.1):
+    """Build bars of each feature's standardised mean difference with +-threshold.
+
+    Parameters
+    ----------
+    smd : pandas.DataFrame
+        Indexed by feature with columns ``smd`` and ``imbalanced``, as
+        ``core.replication.smd_table`` returns (eight rows at most).
+    threshold : float
+        Absolute SMD drawn as two dashed rules.
+
+    Returns
+    -------
+    altair.LayerChart
+        Infinite or missing differences are left out of the bars. A solid
+        rule marks 0 and dashed rules mark +-threshold.
+    """
+    frame = pd.DataFrame(
+        {
+            "feature": [feature_label(name) for name in smd.index],
+            "smd": smd["smd"].to_numpy(dtype=float),
+            "imbalanced": smd["imbalanced"].to_numpy(dtype=bool),
+        }
+    )
+    frame = frame[np.isfinite(frame["smd"])]
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("smd:Q", title="Standardised mean difference (new - reference)"),
+            y=alt.Y(
+                "feature:N",
+                title=None,
+                sort=None,
+                axis=alt.Axis(labelLimit=LABEL_LIMIT),
+            ),
+            color=alt.condition(
+                "datum.imbalanced", alt.value("#d62728"), alt.value("#9ecae1")
+            ),
+            tooltip=["feature:N", alt.Tooltip("smd:Q", format=".3f")],
+        )
+    )
+    limits = alt.Chart(pd.DataFrame({"limit": [-threshold, threshold]}))
+    rules = limits.mark_rule(strokeDash=[4, 4], color="gray").encode(x="limit:Q")
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="black")
+    return alt.layer(bars, rules, zero.encode(x="zero:Q")).properties(
+        height=alt.Step(ROW_STEP)
     )

@@ -21,6 +21,7 @@ PAGES = {
     "clustering": "pages/2_Clustering.py",
     "profiles": "pages/3_Cluster_Profiles.py",
     "lookup": "pages/4_Patient_Lookup.py",
+    "replication": "pages/5_Replication.py",
 }
 COLUMNS = [
     "Age",
@@ -160,10 +161,11 @@ def test_new_k_changes_profiles_table(k):
 
 
 def test_clustering_sweep_and_download():
-    """The Clustering page recommends a k and offers the assignments CSV."""
+    """The Clustering page recommends a k and offers the CSV and the bundle."""
     at = with_upload(synthetic_csv(), "three_groups.csv", "clustering")
+    keys = {button.key for button in at.get("download_button")}
     assert any("Recommended k" in text for text in values(at.markdown))
-    assert len(at.get("download_button")) == 1
+    assert keys == {state.ASSIGNMENTS_DOWNLOAD, state.BUNDLE_DOWNLOAD}
 
 
 def test_stability_runs_on_button():
