@@ -1,6 +1,7 @@
 """Sections of the Patient Lookup page: the form and what it returns."""
 
 import math
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
@@ -14,10 +15,11 @@ from core.lookup import (
     patient_percentiles,
     reference_flags,
 )
+from core.patient_report import build_report, render_html, report_file_name
 from core.reference import reference_table
-from core.schema import FEATURE_BY_NAME, FEATURE_NAMES, feature_label
+from core.schema import FEATURE_BY_NAME, FEATURE_NAMES, PATIENT_ID, feature_label
 from ui import state
-from ui.widgets import escape_markdown, show_basis
+from ui.widgets import DISCLAIMER, escape_markdown, show_basis
 
 PICK_LIMIT = 2_000
 GENDER_CHOICES = [1.0, 0.0]
@@ -235,3 +237,57 @@ def flags_section(patient: dict[str, float], overrides: dict[str, float]) -> Non
             flag.label, [f"Threshold {flag.threshold:g} {flag.unit}.", flag.source]
         )
     st.caption("A flag marks a value for attention; it is not a diagnosis.")
+
+
+def _patient_label(cohort: Cohort) -> str | None:
+    row = st.session_state.get(state.LOOKUP_PICK)
+    if row is None:
+        return None
+    label = f"form prefilled from cohort row {row}"
+    if PATIENT_ID in cohort.table.columns:
+        label += f" (patient id {cohort.table.at[row, PATIENT_ID]})"
+    return label + "; values as submitted"
+
+
+def report_section(
+    patient: dict[str, float],
+    assignment: Assignment,
+    result: ClusterResult,
+    cohort: Cohort,
+    overrides: dict[str, float],
+) -> None:
+    """Offer a printable summary of this lookup as a self-contained HTML file."""
+    st.subheader("Printable summary")
+    settings = state.current_settings()
+    implausible_rows = (
+        "excluded" if settings.exclude_implausible else "kept, cells imputed"
+    )
+    arguments = {
+        "outcome": cohort.outcome,
+        "overrides": dict(overrides),
+        "cohort_name": state.current_source().display_name,
+        "disclaimer": DISCLAIMER,
+        "patient_label": _patient_label(cohort),
+        "extra_settings": {"Rows with implausible values": implausible_rows},
+    }
+    features = cohort.features.loc[result.index]
+
+    def build() -> str:
+        # Runs when the button is clicked, on a separate thread; the charts
+        # take a second or two to draw.
+        report = build_report(result, features, patient, assignment, **arguments)
+        return render_html(report)
+
+    st.download_button(
+        "Download printable summary (HTML)",
+        data=build,
+        file_name=report_file_name(datetime.now(UTC)),
+        mime="text/html",
+        key=state.REPORT_DOWNLOAD,
+        on_click="ignore",
+    )
+    st.caption(
+        "One HTML file with the values, cluster, distances, percentiles, similar "
+        "patients' outcome rate, flags, settings and the disclaimer; it loads "
+        "nothing from the network. Open it in a browser and print."
+    )
