@@ -7,7 +7,6 @@ bootstrap stability with its default 100 resamples. Only counts, rates and
 summary statistics are printed, never a patient's values.
 """
 
-import re
 import sys
 
 import pandas as pd
@@ -17,18 +16,6 @@ from core.clustering import ClusterResult, ClusterSettings, fit_clusters
 from core.cohort import Cohort, load_cohort
 from core.profiles import outcome_association, outcome_by_cluster, wilson_interval
 from core.stability import StabilityResult, bootstrap_stability
-
-NUMBER = re.compile(r"\d+(\.\d+)?")
-
-
-def exclusion_counts(cohort: Cohort) -> pd.Series:
-    """Count excluded rows per reason, with the values in each reason masked.
-
-    A row with two problems counts once under each reason.
-    """
-    exclusions = cohort.report.exclusions
-    reasons = exclusions["reason"].map(lambda text: NUMBER.sub("#", text))
-    return exclusions.assign(reason=reasons).groupby("reason")["row"].nunique()
 
 
 def cohort_lines(cohort: Cohort) -> list[str]:
@@ -41,8 +28,8 @@ def cohort_lines(cohort: Cohort) -> list[str]:
         f"| kept for clustering | {report.rows_kept:,} |",
         f"| excluded | {report.rows_excluded:,} |",
     ]
-    for reason, count in exclusion_counts(cohort).items():
-        lines.append(f"| excluded: {reason} | {count:,} |")
+    for rule in report.exclusion_counts().itertuples(index=False):
+        lines.append(f"| excluded: {rule.rule} | {rule.rows:,} |")
     return lines
 
 

@@ -39,8 +39,10 @@ class QualityReport:
     rows_read, rows_kept, rows_excluded : int
         Row counts; ``rows_kept + rows_excluded == rows_read`` always.
     exclusions : pandas.DataFrame
-        Columns ``row``, ``feature``, ``reason``: one line per excluded row and
-        problem; ``feature`` is empty for row-wide reasons.
+        Columns ``row``, ``feature``, ``reason``, ``rule``: one line per
+        excluded row and problem; ``feature`` is empty for row-wide reasons.
+        ``reason`` quotes the value, ``rule`` names the check without it, so
+        that rows can be counted per rule.
     missing : pandas.DataFrame
         Columns ``column``, ``count``, ``kind``, ``action``: cells with no
         usable value per column and kind (missing, not a number, unrecognised
@@ -78,6 +80,28 @@ class QualityReport:
                 f"rows kept ({self.rows_kept}) + rows excluded "
                 f"({self.rows_excluded}) != rows read ({self.rows_read})"
             )
+
+    def exclusion_counts(self) -> pd.DataFrame:
+        """Count excluded rows per rule, with their row numbers.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``rule``, ``rows`` (number of rows) and ``row_numbers``
+            (comma-separated 1-based data rows), most frequent rule first. A
+            row that breaks two rules is counted under both.
+        """
+        grouped = self.exclusions.groupby("rule", sort=False)["row"]
+        counts = pd.DataFrame(
+            {
+                "rows": grouped.nunique(),
+                "row_numbers": grouped.agg(
+                    lambda rows: ", ".join(str(r) for r in sorted(set(rows)))
+                ),
+            }
+        )
+        counts = counts.sort_values("rows", ascending=False, kind="stable")
+        return counts.rename_axis("rule").reset_index()
 
     def to_frame(self) -> pd.DataFrame:
         """Return the report as one flat table for download.
@@ -140,7 +164,7 @@ def implausible_values(values: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``row``, ``feature``, ``reason``, ordered by row. A diastolic
+        Columns ``row``, ``feature``, ``reason``, ``rule``, ordered by row. A diastolic
         pressure at or above systolic gives one line naming both values, with
         feature ``diastolic_bp``.
     """
@@ -153,7 +177,8 @@ def implausible_values(values: pd.DataFrame) -> pd.DataFrame:
             reason = (
                 f"{_feature_text(name)} {value:g} {feature.unit} is {_range_text(name)}"
             )
-            lines.append((row, name, reason))
+            rule = f"{_feature_text(name)} {_range_text(name)} {feature.unit}"
+            lines.append((row, name, reason, rule))
 
     systolic, diastolic = values["systolic_bp"], values["diastolic_bp"]
     for row in values.index[diastolic >= systolic]:
@@ -161,9 +186,10 @@ def implausible_values(values: pd.DataFrame) -> pd.DataFrame:
             f"diastolic blood pressure {diastolic[row]:g} mmHg is not below "
             f"systolic blood pressure {systolic[row]:g} mmHg"
         )
-        lines.append((row, "diastolic_bp", reason))
+        rule = "diastolic blood pressure not below systolic"
+        lines.append((row, "diastolic_bp", reason, rule))
 
-    frame = pd.DataFrame(lines, columns=["row", "feature", "reason"])
+    frame = pd.DataFrame(lines, columns=["row", "feature", "reason", "rule"])
     return frame.sort_values("row", kind="stable").reset_index(drop=True)
 
 
@@ -271,10 +297,11 @@ def _sparse_rows(features: pd.DataFrame) -> pd.DataFrame:
             row,
             "",
             f"too many missing values: {count} of {features.shape[1]} features missing",
+            "more than half of the features missing",
         )
         for row, count in sparse.items()
     ]
-    return pd.DataFrame(lines, columns=["row", "feature", "reason"])
+    return pd.DataFrame(lines, columns=["row", "feature", "reason", "rule"])
 
 
 def _missing_table(

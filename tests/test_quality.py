@@ -271,3 +271,25 @@ def test_implausible_values_ignores_missing():
     values = make_values()
     values.loc[1, "heart_rate"] = np.nan
     assert implausible_values(values).empty
+
+
+def test_exclusion_counts_per_rule():
+    """Excluded rows are counted once per rule, with their row numbers."""
+    values = pd.DataFrame(
+        {name: [50.0, 60.0, 70.0, 80.0] for name in FEATURE_NAMES}
+        | {
+            "gender": [1.0, 0.0, 1.0, 0.0],
+            "heart_rate": [1111.0, 70.0, 1111.0, 70.0],
+            "systolic_bp": [120.0, 120.0, 120.0, 70.0],
+            "diastolic_bp": [80.0, 80.0, 80.0, 90.0],
+        },
+        index=pd.RangeIndex(1, 5),
+    )
+    counts = check_quality(values).exclusion_counts().set_index("rule")
+
+    heart_rule = "heart rate outside the plausible range 20-300 beats/min"
+    pressure_rule = "diastolic blood pressure not below systolic"
+    assert counts.loc[heart_rule, "rows"] == 2
+    assert counts.loc[heart_rule, "row_numbers"] == "1, 3"
+    assert counts.loc[pressure_rule, "rows"] == 1
+    assert counts.loc[pressure_rule, "row_numbers"] == "4"

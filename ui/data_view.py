@@ -148,6 +148,7 @@ def quality_section(cohort: Cohort) -> None:
     columns[2].metric("Rows excluded", f"{report.rows_excluded:,}")
     columns[3].metric("Exact duplicate rows (kept)", f"{report.duplicate_rows:,}")
 
+    _quality_table("Rules that excluded rows", report.exclusion_counts())
     _quality_table("Excluded rows, with the reason", report.exclusions)
     _quality_table("Missing or unusable values per column", report.missing)
     _quality_table(
