@@ -47,12 +47,19 @@ PAGES = [
         'button:has-text("Place the patient")',
         id="lookup",
     ),
+    pytest.param(
+        "Replication",
+        "Replication",
+        'h3:has-text("Saved model against a fresh fit")',
+        id="replication",
+    ),
 ]
 SIDEBAR_LINKS = [
     ("Data", "Data"),
     ("Clustering", "Clustering"),
     ("Cluster Profiles", "Cluster profiles"),
     ("Patient Lookup", "Patient lookup"),
+    ("Replication", "Replication"),
     ("Home", "Heart patient clusters"),
 ]
 DEMO_ROWS = "1,300"

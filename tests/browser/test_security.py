@@ -38,7 +38,14 @@ HOSTILE_NAME = (
     "<img src=y onerror=alert(3)>[open](javascript:alert(4))"
     "[site](http://127.0.0.1:9/x)**bold**.csv"
 )
-PAGE_LINKS = ["Data", "Clustering", "Cluster Profiles", "Patient Lookup", "Home"]
+PAGE_LINKS = [
+    "Data",
+    "Clustering",
+    "Cluster Profiles",
+    "Patient Lookup",
+    "Replication",
+    "Home",
+]
 
 # Two cohorts with different sizes, identifiers and file names.
 SESSIONS = {
@@ -150,6 +157,27 @@ def test_hostile_name_in_error_shown_as_text(page, app_url, dialogs):
     assert HOSTILE_NAME in alert.inner_text()
     assert injected_elements(page) == NO_INJECTED
     assert page.locator("strong", has_text="bold").count() == 0
+    assert dialogs == []
+
+
+def test_patient_summary_inert_in_browser(page, app_url, dialogs, tmp_path):
+    """The HTML summary of a hostile-named cohort opens in chromium inertly."""
+    open_path(page, app_url, "Data")
+    upload_bytes(page, HOSTILE_NAME, cohort_csv(60, seed=5, id_prefix="SUM"))
+    click_sidebar_link(page, "Patient Lookup")
+    page.get_by_role("button", name="Place the patient").click()
+    wait_idle(page)
+    button = page.get_by_role("button", name="Download printable summary (HTML)")
+    with page.expect_download() as download:
+        button.click()
+    summary = tmp_path / "summary.html"
+    download.value.save_as(summary)
+
+    page.goto(summary.as_uri())
+    policy = page.locator('meta[http-equiv="Content-Security-Policy"]')
+    assert policy.count() == 1
+    assert HOSTILE_NAME in page.locator("body").inner_text()
+    assert injected_elements(page) == NO_INJECTED
     assert dialogs == []
 
 
