@@ -69,10 +69,10 @@ class PipelineOutput:
 
 def quiet_streamlit() -> None:
     """Silence the "no runtime" warning of ``st.cache_data`` outside a server."""
-    logging.getLogger("streamlit").setLevel(logging.ERROR)
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("streamlit"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    from streamlit import logger as streamlit_logger
+
+    # Sets the level of Streamlit's loggers, including those created later.
+    streamlit_logger.set_log_level(logging.ERROR)
 
 
 @contextmanager
