@@ -26,9 +26,24 @@ DISCLAIMER = (
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
 
 
+# GitHub-flavoured markdown turns "http://", "www." and "name@host" into links
+# after escapes are resolved, so a zero-width space is put inside each trigger.
+_AUTOLINK_TRIGGERS = re.compile(r"(://|(?i:www)\.|@)")
+_ZERO_WIDTH_SPACE = "\u200b"
+
+
 def escape_markdown(text: object) -> str:
-    """Return ``text`` with every markdown control character backslash-escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """Return ``text`` safe to show inside markdown, such as ``st.error``.
+
+    Every markdown control character is backslash-escaped, and a zero-width
+    space breaks each autolink trigger, so text from an uploaded file shows
+    literally and never as a link.
+    """
+    escaped = _AUTOLINK_TRIGGERS.sub(
+        lambda match: match.group(0)[0] + _ZERO_WIDTH_SPACE + match.group(0)[1:],
+        str(text),
+    )
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
 
 
 def show_disclaimer() -> None:
