@@ -217,7 +217,10 @@ def box_frame(values: pd.Series, groups: pd.Series | np.ndarray) -> pd.DataFrame
         One row per group: ``group``, ``n`` and one column per quantile.
     """
     frame = pd.DataFrame({"value": np.asarray(values, dtype=float), "group": groups})
-    grouped = frame.dropna().groupby("group")["value"]
+    frame = frame.dropna()
+    if frame.empty:
+        return pd.DataFrame(columns=["group", *BOX_QUANTILES, "n"])
+    grouped = frame.groupby("group")["value"]
     summary = grouped.quantile(list(BOX_QUANTILES.values())).unstack()
     summary.columns = list(BOX_QUANTILES)
     summary["n"] = grouped.size()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from core.errors import ColumnMappingError
 from core.mapping import ColumnMapping, suggest_mapping, validate_mapping
 from core.parsing import map_gender, map_outcome, parse_numbers
 from core.quality import (
@@ -135,6 +136,23 @@ def load_cohort(
     )
 
 
+def _check_columns_have_values(values: pd.DataFrame, mapping: ColumnMapping) -> None:
+    # A feature with no value at all cannot be imputed: its median does not
+    # exist, and clustering on a made-up column would mislead.
+    empty = [name for name in FEATURE_NAMES if values[name].notna().sum() == 0]
+    if not empty:
+        return
+    described = ", ".join(
+        f"'{mapping.features[name]}' (mapped to {FEATURE_BY_NAME[name].label})"
+        for name in empty
+    )
+    raise ColumnMappingError(
+        f"No row has a numeric value in {described}: every cell is empty or not "
+        f"a number. Map each of these features to a column that has values, or "
+        f"fill the column in and upload the file again."
+    )
+
+
 def build_cohort(
     raw: RawTable,
     mapping: ColumnMapping,
@@ -166,7 +184,8 @@ def build_cohort(
     Raises
     ------
     ColumnMappingError
-        When the mapping is incomplete or ambiguous.
+        When the mapping is incomplete or ambiguous, or a mapped column has
+        no numeric value in any row.
     ValueError
         When ``convert`` names something that is not a feature.
     """
@@ -175,6 +194,7 @@ def build_cohort(
     requested = _check_convert(convert)
 
     values, censored, unparsed = _parse_features(raw, mapping)
+    _check_columns_have_values(values, mapping)
     suggestions = tuple(suggest_conversions(values))
     applied = [s for s in suggestions if s.feature in requested]
     values = apply_conversions(values, applied)

@@ -5,12 +5,21 @@ patients. They follow the plausibility table of the project's reference values:
 age 0-120 years, heart rate 20-300/min, systolic 40-300 mmHg, diastolic 20-200
 mmHg and below systolic, blood sugar 10-2,000 mg/dL, CK-MB and troponin at or
 above 0.
+
+The reference values set no upper limit for CK-MB and troponin. Their upper
+limit here, ``LAB_VALUE_CEILING``, is a numeric guard, not a clinical limit.
 """
 
 from dataclasses import dataclass
 
 OUTCOME = "outcome"
 PATIENT_ID = "patient_id"
+
+# Upper limit for CK-MB and troponin in ng/mL. It lies far above any assay's
+# measuring range (ceilings such as 300 ng/mL for CK-MB), so a larger value is
+# an entry or unit error. Without it a value such as 1e308 passes the checks
+# and overflows when it is squared during scaling.
+LAB_VALUE_CEILING = 100_000.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,7 @@ FEATURES: tuple[Feature, ...] = (
         "ng/mL",
         ("ckmb", "ckmbmass", "creatinekinasemb", "kcm", "ckmbngml"),
         0,
-        float("inf"),
+        LAB_VALUE_CEILING,
         skewed=True,
     ),
     Feature(
@@ -157,7 +166,7 @@ FEATURES: tuple[Feature, ...] = (
             "hstroponint",
         ),
         0,
-        float("inf"),
+        LAB_VALUE_CEILING,
         skewed=True,
     ),
 )

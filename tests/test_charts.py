@@ -127,3 +127,12 @@ def test_linear_axis_has_default_ticks():
     # Linear axes leave tick placement to Vega-Lite.
     axis = charts.value_axis(pd.Series([1.0, 2.0]), log_scale=False).to_dict()
     assert "values" not in axis
+
+
+def test_box_frame_all_missing_is_empty():
+    """A feature with no value in any group gives an empty summary, not an error."""
+    values = pd.Series([np.nan, np.nan, np.nan])
+
+    summary = charts.box_frame(values, np.array([1, 1, 2]))
+
+    assert summary.empty

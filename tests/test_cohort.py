@@ -243,3 +243,21 @@ def test_real_cohort_same_in_every_format(real, real_bytes, encode):
     other = load_cohort(encode(text), "upload")
     pd.testing.assert_frame_equal(other.features, real.features)
     pd.testing.assert_series_equal(other.outcome, real.outcome)
+
+
+@pytest.mark.parametrize("emptied", [["Troponin"], ["Age", "CK-MB", "Troponin"]])
+def test_empty_feature_column_rejected(emptied):
+    """A mapped column with no numeric value rejects the cohort, naming it."""
+    lines = [
+        "Age,Gender,Heart rate,Systolic blood pressure,Diastolic blood pressure,"
+        "Blood sugar,CK-MB,Troponin,Result"
+    ]
+    lines += ["59,0,85,126,93,218,2.05,0.008,negative"] * 5
+    frame = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str)
+    frame[emptied] = ""
+    data = frame.to_csv(index=False).encode()
+
+    with pytest.raises(ColumnMappingError, match="No row has a numeric value") as info:
+        load_cohort(data, "emptied.csv")
+    for column in emptied:
+        assert f"'{column}'" in str(info.value)

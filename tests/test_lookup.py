@@ -61,7 +61,7 @@ def test_validate_returns_floats():
         ({"heart_rate": 1111}, "Heart rate (beats/min) is 1111, outside the plausible"),
         ({"heart_rate": "fast"}, "Heart rate (beats/min) is 'fast', not a number"),
         ({"gender": 2}, "enter 1 for male or 0 for female"),
-        ({"troponin": -1}, "enter a value at or above 0 ng/mL"),
+        ({"troponin": -1}, "enter a value from 0 to 100000 ng/mL"),
         ({"diastolic_bp": 150}, "Diastolic blood pressure (150 mmHg) must be below"),
         ({"blood_sugar": float("nan")}, "Blood sugar (mg/dL) is missing"),
     ],

@@ -63,8 +63,13 @@ def test_plausible_table_all_kept():
             5,
             "blood sugar 5 mg/dL is outside the plausible range 10-2000",
         ),
-        ("ck_mb", -1, "CK-MB -1 ng/mL is below the plausible minimum 0"),
-        ("troponin", -0.5, "troponin -0.5 ng/mL is below the plausible minimum 0"),
+        ("ck_mb", -1, "CK-MB -1 ng/mL is outside the plausible range 0-100000"),
+        ("ck_mb", 1e308, "CK-MB 1e+308 ng/mL is outside the plausible range 0-100000"),
+        (
+            "troponin",
+            -0.5,
+            "troponin -0.5 ng/mL is outside the plausible range 0-100000",
+        ),
     ],
 )
 def test_implausible_value_excluded(feature, value, reason):
