@@ -134,11 +134,34 @@ def _check_size(n: int, distinct: int, k: int) -> None:
             f"Clustering needs at least {k + 1} patients for k={k} (one more than k, "
             f"so that the silhouette is defined); this cohort has {n}."
         )
+    if distinct < 2:
+        raise TooFewPatientsError(
+            f"All {n} patients have the same values in the features used, so there "
+            f"is nothing to cluster. Clustering needs at least 2 distinct patient "
+            f"profiles; check that the right columns are mapped."
+        )
     if distinct < k:
         raise TooFewPatientsError(
             f"The cohort has {distinct} distinct patient profiles, so at most "
             f"{distinct} clusters exist; choose k of {distinct} or less."
         )
+
+
+def check_cohort_size(features: pd.DataFrame, k: int = 2) -> None:
+    """Raise ``TooFewPatientsError`` when ``features`` cannot give ``k`` clusters.
+
+    A quick check on the raw values, for pages that show a cohort before it
+    is clustered. ``fit_clusters`` checks again on the features it uses.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        One row per kept patient; missing values count as a value of their own.
+    k : int
+        Number of clusters wanted.
+    """
+    distinct = len(features.drop_duplicates())
+    _check_size(len(features), distinct, k)
 
 
 def candidate_ks(n: int, distinct: int, settings: ClusterSettings) -> list[int]:

@@ -25,6 +25,7 @@ if pending is not None:
 data_view.format_section(source)
 data_view.mapping_section(source)
 data_view.units_section(cohort, source)
+data_view.size_notice(cohort)
 data_view.quality_section(cohort)
 data_view.rows_section(cohort)
 data_view.distributions_section(cohort)

@@ -12,7 +12,7 @@ settings = clustering_view.settings_section()
 cohort = state.ensure_cohort()
 source = state.current_source()
 widgets.show_sidebar(source)
-widgets.show_synthetic_badge(source)
+widgets.show_cohort_notices(cohort, source)
 st.caption(widgets.cohort_caption(cohort, source))
 
 try:

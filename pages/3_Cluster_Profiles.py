@@ -12,7 +12,7 @@ cohort = state.ensure_cohort()
 source = state.current_source()
 settings = state.current_settings()
 widgets.show_sidebar(source)
-widgets.show_synthetic_badge(source)
+widgets.show_cohort_notices(cohort, source)
 caption = widgets.cohort_caption(cohort, source)
 st.caption(caption)
 

@@ -13,7 +13,7 @@ widgets.show_disclaimer()
 cohort = state.ensure_cohort()
 source = state.current_source()
 widgets.show_sidebar(source)
-widgets.show_synthetic_badge(source)
+widgets.show_cohort_notices(cohort, source)
 caption = widgets.cohort_caption(cohort, source)
 st.caption(caption)
 

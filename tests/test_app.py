@@ -371,3 +371,51 @@ def test_lookup_flags_high_troponin():
     assert not at.exception
     assert any("troponin above the upper reference limit" in t for t in rendered)
     assert any("Universal Definition" in t for t in rendered)
+
+
+def test_too_few_patients_notice_on_data_page():
+    """Two patients give a notice with the numbers on Data; the rows still show."""
+    at = with_upload(case_bytes("two_rows.csv"), "two_rows.csv", "data")
+    warnings = values(at.warning)
+    assert not at.exception
+    assert any("at least 3 patients" in text for text in warnings)
+    assert at.session_state[state.COHORT].report.rows_read == 2
+    assert at.dataframe
+
+
+def test_identical_patients_message():
+    """A cohort of one repeated profile says there is nothing to cluster."""
+    row = "59,0,85,126,93,218.0,2.05,0.008,negative"
+    data = ("\n".join([",".join(COLUMNS) + ",Result"] + [row] * 20) + "\n").encode()
+    at = with_upload(data, "identical.csv", "clustering")
+    errors = values(at.error)
+    assert not at.exception
+    assert any("nothing to cluster" in text for text in errors)
+    assert not any("or less" in text for text in errors)
+
+
+@pytest.mark.parametrize("target", ["clustering", "profiles", "lookup"])
+def test_unconverted_units_warned_on_every_page(target):
+    """A unit suggestion not yet accepted is shown on every page."""
+    at = with_upload(case_bytes("units_mmol_ngL.csv"), "units.csv", target)
+    warnings = values(at.warning)
+    assert not at.exception
+    assert any("Blood sugar looks like mmol/L" in text for text in warnings)
+    assert any("Troponin looks like ng/L" in text for text in warnings)
+
+
+def test_new_upload_clears_placed_patient():
+    """A patient placed against one cohort is not shown after a new upload."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "lookup")
+    at.form_submit_button[0].click().run()
+    assert state.LOOKUP_PATIENT in at.session_state
+
+    at.switch_page(PAGES["data"])
+    at.run()
+    at.file_uploader(key=state.UPLOADER).set_value(None).run()
+    upload(at, case_bytes("bom_utf8.csv"), "bom_utf8.csv")
+    at.switch_page(PAGES["lookup"])
+    at.run()
+    assert not at.exception
+    assert state.LOOKUP_PATIENT not in at.session_state
+    assert not any(heading.startswith("Cluster ") for heading in values(at.subheader))

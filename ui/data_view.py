@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core import charts
+from core.clustering import check_cohort_size
 from core.cohort import Cohort
+from core.errors import TooFewPatientsError
 from core.export import to_safe_csv
 from core.schema import FEATURE_BY_NAME, FEATURE_NAMES, OUTCOME, PATIENT_ID
 from ui import state
@@ -136,6 +138,18 @@ def units_section(cohort: Cohort, source: CohortSource) -> None:
     if submitted and tuple(accepted) != source.convert:
         state.activate(replace(source, convert=tuple(accepted)))
         st.rerun()
+
+
+def size_notice(cohort: Cohort) -> None:
+    """Warn when the kept rows are too few to cluster; the rows still show below."""
+    try:
+        check_cohort_size(cohort.features)
+    except TooFewPatientsError as error:
+        st.warning(
+            f"{escape_markdown(error)} The rows read are shown below; the other "
+            f"pages need a larger cohort.",
+            icon=":material/group_off:",
+        )
 
 
 def quality_section(cohort: Cohort) -> None:

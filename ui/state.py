@@ -191,6 +191,9 @@ def activate(source: CohortSource) -> None:
     state[COHORT_EXCLUDES] = current_settings().exclude_implausible
     state.pop(PENDING, None)
     state[STABILITY_RUNS] = {}
+    # A patient placed against the previous cohort must not show with this one.
+    state.pop(LOOKUP_PATIENT, None)
+    state.pop(LOOKUP_PICK, None)
     logger.info("Cohort activated (%d rows read)", cohort.report.rows_read)
 
 

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.cohort import Cohort
 from core.errors import CohortError
+from core.schema import FEATURE_BY_NAME
 from ui.state import CohortSource
 
 DISCLAIMER = (
@@ -77,10 +78,30 @@ def cohort_facts(cohort: Cohort) -> dict[str, str]:
     return facts
 
 
+def show_cohort_notices(cohort: Cohort, source: CohortSource) -> None:
+    """Show the synthetic label and any unit conversion not yet accepted.
+
+    Every page shows these, because a cohort whose blood sugar is still in
+    mmol/L is mostly excluded as implausible, which a page that only shows
+    clusters would otherwise hide.
+    """
+    show_synthetic_badge(source)
+    pending = [s for s in cohort.unit_suggestions if s.feature not in source.convert]
+    for suggestion in pending:
+        label = FEATURE_BY_NAME[suggestion.feature].label
+        st.warning(
+            f"{label} looks like {suggestion.from_unit}, not {suggestion.to_unit}, "
+            f"and is not converted: {escape_markdown(suggestion.reason)} Rows it "
+            f"makes implausible are excluded. Accept the conversion under Unit "
+            f"suggestions on the Data page.",
+            icon=":material/straighten:",
+        )
+
+
 def show_cohort_summary(cohort: Cohort, source: CohortSource) -> None:
     """Show the cohort's name and its rows read, kept, excluded and outcome share."""
     st.markdown(f"**Cohort in use:** {escape_markdown(source.display_name)}")
-    show_synthetic_badge(source)
+    show_cohort_notices(cohort, source)
     columns = st.columns(4)
     for column, (label, value) in zip(
         columns, cohort_facts(cohort).items(), strict=True
