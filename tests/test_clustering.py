@@ -12,6 +12,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from core.clustering import (
     SETTINGS,
     ClusterSettings,
+    check_cohort_size,
     cluster_names,
     fit_clusters,
     gap_rule_k,
@@ -243,7 +244,7 @@ def test_too_few_rows_message(rows, k, message):
         fit_clusters(features.iloc[:rows], ClusterSettings(k=k))
 
 
-@pytest.mark.parametrize(("k", "distinct"), [(3, 2), (None, 1)])
+@pytest.mark.parametrize(("k", "distinct"), [(3, 2), (4, 3)])
 def test_too_few_profiles_message(k, distinct):
     """Fewer distinct profiles than k raise the documented message."""
     features, _ = blob_features(n=30, seed=5)
@@ -254,6 +255,22 @@ def test_too_few_profiles_message(k, distinct):
     )
     with pytest.raises(TooFewPatientsError, match=message):
         fit_clusters(repeated, ClusterSettings(k=k))
+
+
+@pytest.mark.parametrize("k", [None, 2, 5])
+def test_identical_profiles_message(k):
+    """One repeated profile says there is nothing to cluster, for any k."""
+    features, _ = blob_features(n=30, seed=5)
+    repeated = pd.concat([features.iloc[:1]] * 10, ignore_index=True)
+    with pytest.raises(TooFewPatientsError, match="nothing to cluster"):
+        fit_clusters(repeated, ClusterSettings(k=k))
+
+
+def test_check_cohort_size_rejects_two_rows():
+    """The quick size check rejects two patients with both numbers."""
+    features, _ = blob_features(n=30, seed=5)
+    with pytest.raises(TooFewPatientsError, match="at least 3 patients.*has 2"):
+        check_cohort_size(features.iloc[:2])
 
 
 def test_k_max_capped_at_distinct_profiles():
