@@ -59,12 +59,19 @@ def table_section(profiles: Profiles) -> None:
     st.subheader("Clusters")
     table = profiles.table
     medians = [c for c in table.columns if c.endswith("_median")]
-    summary = table[["name", "size", "share", "gender_share_male", *medians]]
+    summary = table[["name", "size", "share", "gender_share_male", *medians]].copy()
+    summary[["share", "gender_share_male"]] *= 100
     config = {
-        name: st.column_config.NumberColumn(name, format="percent")
-        for name in ("share", "gender_share_male")
+        "name": st.column_config.TextColumn("Name"),
+        "size": st.column_config.NumberColumn("Patients", format="%d"),
+        "share": st.column_config.NumberColumn("Share", format="%.1f %%"),
+        "gender_share_male": st.column_config.NumberColumn("Men", format="%.1f %%"),
     }
-    st.dataframe(summary, column_config=config)
+    for column in medians:
+        name = column.removesuffix("_median")
+        label = f"{FEATURE_BY_NAME[name].label}, median ({FEATURE_BY_NAME[name].unit})"
+        config[column] = st.column_config.NumberColumn(label, format="%.4g")
+    st.dataframe(summary.rename_axis("Cluster"), column_config=config)
     st.download_button(
         "Download the profile table (CSV)",
         data=to_safe_csv(table.reset_index()),
@@ -122,18 +129,35 @@ def outcome_section(profiles: Profiles, result: ClusterResult, caption: str) -> 
     rates, association = profiles.outcome, profiles.association
     st.caption("The outcome did not shape the clusters; it only describes them.")
     st.altair_chart(charts.outcome_rate_chart(rates, result.names))
-    columns = ["n", "events", "rate", "rate_low", "rate_high"]
-    columns += ["relative_risk", "rr_low", "rr_high"]
-    config = {
-        name: st.column_config.NumberColumn(name, format="percent")
-        for name in ("rate", "rate_low", "rate_high")
-    }
-    st.dataframe(rates[columns], column_config=config)
+    st.dataframe(
+        _rates_display(rates).rename_axis("Cluster"), column_config=RATE_COLUMNS
+    )
     st.markdown(f"**{association.sentence}**")
     if association.warning:
         st.warning(association.warning)
     st.info(OUTCOME_FOLLOWS_BIOMARKERS_NOTE, icon=":material/lightbulb:")
     show_basis("outcome rates and test", _outcome_basis(rates, association, caption))
+
+
+RATE_COLUMNS = {
+    "n": st.column_config.NumberColumn("Patients, outcome known", format="%d"),
+    "events": st.column_config.NumberColumn("Heart attacks", format="%d"),
+    "rate": st.column_config.NumberColumn("Rate", format="%.1f %%"),
+    "rate_low": st.column_config.NumberColumn("Rate, 95 % CI low", format="%.1f %%"),
+    "rate_high": st.column_config.NumberColumn("Rate, 95 % CI high", format="%.1f %%"),
+    "relative_risk": st.column_config.NumberColumn(
+        "Relative risk vs rest", format="%.2f"
+    ),
+    "rr_low": st.column_config.NumberColumn("RR, 95 % CI low", format="%.2f"),
+    "rr_high": st.column_config.NumberColumn("RR, 95 % CI high", format="%.2f"),
+}
+
+
+def _rates_display(rates: pd.DataFrame) -> pd.DataFrame:
+    # Percentages for display only; the download keeps the fractions.
+    display = rates[list(RATE_COLUMNS)].copy()
+    display[["rate", "rate_low", "rate_high"]] *= 100
+    return display
 
 
 def _outcome_basis(
