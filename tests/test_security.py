@@ -470,6 +470,7 @@ SETTINGS = [
     ("browser", "gatherUsageStats", False),
     ("client", "showErrorDetails", "none"),
     ("client", "toolbarMode", "minimal"),
+    ("client", "disableDataExport", True),
 ]
 
 

@@ -215,6 +215,8 @@ def test_rows_table_offers_no_raw_export(download_page, app_url):
     page.get_by_role("heading", name="Rows", exact=True).scroll_into_view_if_needed()
     table = page.locator('[data-testid="stDataFrame"]').last
     table.hover()
+    # The toolbar appears on hover; wait for it so an absent button means hidden.
+    expect(table.get_by_role("button", name="Fullscreen")).to_be_visible()
 
     assert table.get_by_role("button", name="Download as CSV").count() == 0
 
