@@ -2,22 +2,31 @@
 
 Each function returns an ``AlternativeResult`` with cluster numbers, centroids
 in the scaled space and the adjusted Rand index against the k-means labels,
-so the pages can show how much the grouping depends on the algorithm. A
-patient on the lookup page is assigned to the nearest of these centroids.
+so the pages can show how much the grouping depends on the algorithm.
+``as_cluster_result`` turns one into a ``ClusterResult`` for the profile and
+lookup pages, where a patient is assigned to the nearest of these centroids.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from sklearn.cluster import HDBSCAN, AgglomerativeClustering
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_samples
 from sklearn.mixture import GaussianMixture
 
-from core.clustering import cluster_names, renumber
+from core.clustering import (
+    ClusterResult,
+    cluster_names,
+    median_centroids,
+    member_distance_p99,
+    renumber,
+)
 from core.engine_settings import DEFAULTS, limit_native_threads
-from core.errors import CohortError
+from core.errors import CohortError, NoClustersError
+from core.profiles import centroid_z_scores
+from core.selection import silhouette_estimate, structure_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +42,11 @@ LOOKUP_NOTE = (
     "For this algorithm a patient is placed in the cluster with the nearest "
     "centroid (member mean in the scaled space), which approximates but is not "
     "the algorithm's own assignment rule."
+)
+NO_SILHOUETTE = (
+    "not defined",
+    "The mean silhouette needs at least two clusters, each patient in no cluster "
+    "left out, and more assigned patients than clusters; this grouping has fewer.",
 )
 
 
@@ -193,3 +207,122 @@ def hdbscan(
             "place a patient with this algorithm."
         )
     return _finish("hdbscan", X, raw, kmeans_labels, used_features, note=note)
+
+
+def as_cluster_result(
+    result: ClusterResult, alternative: AlternativeResult, features: pd.DataFrame
+) -> ClusterResult:
+    """Describe an alternative algorithm's clusters as a ``ClusterResult``.
+
+    The copy keeps the k-means pipeline, scaled matrix, sweep and settings.
+    Labels, names, centroids, silhouette, verdict, z-scores and distance
+    limits come from the alternative's clusters. Patients in no
+    cluster (label 0, HDBSCAN noise) stay a group of their own in ``labels``
+    and ``names`` but get no centroid, no z-score row and no silhouette.
+
+    Parameters
+    ----------
+    result : ClusterResult
+        The k-means result the alternative was fitted beside, on ``result.X``.
+    alternative : AlternativeResult
+        Labels of the same patients, in the same order, shape (n,).
+    features : pandas.DataFrame
+        The clustered rows (``result.index``), shape (n, 8), with the
+        ``FEATURE_NAMES`` columns in canonical units.
+
+    Returns
+    -------
+    ClusterResult
+        A copy with ``algorithm`` set to ``alternative.algorithm`` and
+        ``assignment_note`` saying that a new patient is placed by the
+        nearest member mean in the scaled space.
+
+    Raises
+    ------
+    NoClustersError
+        When every patient is in no cluster.
+    ValueError
+        When the alternative, the result and ``features`` differ in length.
+    """
+    labels = np.asarray(alternative.labels)
+    if not len(labels) == len(result.labels) == len(features):
+        raise ValueError(
+            f"The alternative has {len(labels)} labels, the k-means result "
+            f"{len(result.labels)} and the features {len(features)} rows; they "
+            "must describe the same patients."
+        )
+    assigned = labels != UNASSIGNED
+    if not assigned.any():
+        raise NoClustersError(
+            f"No cluster to use: {ALGORITHMS[alternative.algorithm]} left all "
+            f"{len(labels):,} patients unassigned, so there is nothing to profile "
+            "and no centroid to place a patient against. Choose another algorithm "
+            "for profiles and lookup on the Clustering page."
+        )
+
+    X = result.X
+    clusters = np.unique(labels[assigned])
+    centers = np.array([X[labels == c].mean(axis=0) for c in clusters])
+    z_scores = centroid_z_scores(
+        features, labels, result.settings.preprocess.log_transform
+    )
+    silhouette, estimated, per_patient = _assigned_silhouette(X, labels, result)
+    logger.info(
+        "Using %s: %d clusters, %d patients in none",
+        alternative.algorithm,
+        len(clusters),
+        int((~assigned).sum()),
+    )
+    return replace(
+        result,
+        labels=labels.copy(),
+        centroids=median_centroids(features.loc[assigned], labels[assigned]),
+        centroids_scaled=centers,
+        names=dict(alternative.names),
+        silhouette=silhouette,
+        silhouette_estimated=estimated,
+        silhouette_per_patient=per_patient,
+        verdict=NO_SILHOUETTE
+        if np.isnan(silhouette)
+        else structure_verdict(silhouette),
+        z_scores=z_scores.drop(index=UNASSIGNED, errors="ignore"),
+        member_distance_p99=member_distance_p99(X[assigned], labels[assigned], centers),
+        algorithm=alternative.algorithm,
+        assignment_note=LOOKUP_NOTE,
+    )
+
+
+def _assigned_silhouette(
+    X: np.ndarray, labels: np.ndarray, result: ClusterResult
+) -> tuple[float, bool, np.ndarray | None]:
+    # The silhouette of the assigned patients only, because noise is no cluster.
+    assigned = labels != UNASSIGNED
+    n_clusters = len(np.unique(labels[assigned]))
+    if not 2 <= n_clusters < assigned.sum():
+        return float("nan"), False, None
+
+    settings = result.settings
+    score, estimated = silhouette_estimate(
+        X[assigned],
+        labels[assigned],
+        settings.seed,
+        settings.silhouette_sample_above,
+        settings.silhouette_sample_size,
+    )
+    per_patient = None
+    if not estimated:
+        per_patient = np.full(len(labels), np.nan)
+        per_patient[assigned] = silhouette_samples(X[assigned], labels[assigned])
+    return score, estimated, per_patient
+
+
+def describe_origin(result: ClusterResult) -> str:
+    """Return a sentence naming the algorithm that made ``result``'s clusters."""
+    text = f"Clusters made by {ALGORITHMS[result.algorithm]}"
+    unassigned = int((np.asarray(result.labels) == UNASSIGNED).sum())
+    if unassigned:
+        text += (
+            f"; {unassigned:,} of {len(result.labels):,} patients are in no "
+            f"cluster (group {UNASSIGNED}, {UNASSIGNED_NAME})"
+        )
+    return text + ". The algorithm is chosen on the Clustering page."

@@ -97,7 +97,15 @@ class ClusterSettings:
 
 @dataclass
 class ClusterResult:
-    """Everything the pages need from one clustering run; picklable."""
+    """Everything the pages need from one clustering run; picklable.
+
+    ``fit_clusters`` fills it from k-means. ``core.algorithms.as_cluster_result``
+    puts another algorithm's clusters in its place. Then ``algorithm`` names
+    that algorithm, ``assignment_note`` describes how the lookup places a new
+    patient, and label 0 (named in ``names``) marks patients in no cluster.
+    ``settings``, ``sweep``, ``recommendation`` and ``model`` still describe
+    the k-means fit, whose ``pipeline`` and ``X`` both results share.
+    """
 
     labels: np.ndarray
     centroids: pd.DataFrame
@@ -121,11 +129,18 @@ class ClusterResult:
     feature_max: pd.Series
     member_distance_p99: dict[int, float]
     centroid_rule: str = CENTROID_RULE
+    algorithm: str = "kmeans"
+    assignment_note: str = ""
+
+    @property
+    def clusters(self) -> list[int]:
+        """Cluster numbers 1..k, without 0 (patients in no cluster)."""
+        return sorted(c for c in self.names if c > 0)
 
     @property
     def k(self) -> int:
-        """Number of clusters."""
-        return len(self.names)
+        """Number of clusters, not counting patients in no cluster."""
+        return len(self.clusters)
 
 
 def _check_size(n: int, distinct: int, k: int) -> None:
@@ -228,7 +243,11 @@ def _order_model(model: KMeans) -> np.ndarray:
     return model.labels_ + 1
 
 
-def _member_distance_p99(X, labels, centers) -> dict[int, float]:
+def member_distance_p99(X, labels, centers) -> dict[int, float]:
+    """Return the 99th percentile of members' distances to their centre, per cluster.
+
+    ``labels`` are cluster numbers 1..k, row i of ``centers`` is cluster i + 1.
+    """
     distances = np.linalg.norm(X - centers[labels - 1], axis=1)
     return {
         int(c): float(np.percentile(distances[labels == c], 99))
@@ -236,7 +255,8 @@ def _member_distance_p99(X, labels, centers) -> dict[int, float]:
     }
 
 
-def _median_centroids(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+def median_centroids(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """Return each cluster's member medians in original units, indexed by cluster."""
     centroids = features.loc[:, list(FEATURE_NAMES)].groupby(labels).median()
     centroids.index.name = "cluster"
     return centroids
@@ -315,7 +335,7 @@ def fit_clusters(
     logger.info("Fitted k-means with k=%d on %d patients", k, len(X))
     return ClusterResult(
         labels=labels,
-        centroids=_median_centroids(features, labels),
+        centroids=median_centroids(features, labels),
         centroids_scaled=model.cluster_centers_.copy(),
         names=cluster_names(z_scores[used]),
         silhouette=sil,
@@ -334,5 +354,5 @@ def fit_clusters(
         z_scores=z_scores,
         feature_min=features.loc[:, list(FEATURE_NAMES)].min(),
         feature_max=features.loc[:, list(FEATURE_NAMES)].max(),
-        member_distance_p99=_member_distance_p99(X, labels, model.cluster_centers_),
+        member_distance_p99=member_distance_p99(X, labels, model.cluster_centers_),
     )

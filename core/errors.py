@@ -27,3 +27,7 @@ class PatientInputError(CohortError):
 
 class ModelBundleError(CohortError):
     """A saved model bundle fails its checksum, version or content checks."""
+
+
+class NoClustersError(CohortError):
+    """An algorithm left every patient in no cluster, so nothing can be profiled."""

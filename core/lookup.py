@@ -162,7 +162,11 @@ def assign_patient(
     patient: Mapping[str, object],
     margin: float = DEFAULTS["between_clusters_margin"],
 ) -> Assignment:
-    """Assign one patient to the nearest k-means centroid.
+    """Assign one patient to the nearest centroid in the scaled space.
+
+    For k-means these are the fitted centres. For another algorithm (see
+    ``ClusterResult.assignment_note``) they are the member means, and patients
+    in no cluster have no centroid, so a patient is never placed there.
 
     Parameters
     ----------
@@ -187,7 +191,7 @@ def assign_patient(
         When an input is missing or implausible.
     """
     x = scale_patient(result, patient)
-    clusters = sorted(result.names)
+    clusters = result.clusters
     cluster, distances, between, runner_up = nearest_centroid(
         x, result.centroids_scaled, clusters, margin
     )

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from core.algorithms import ALGORITHMS
 from core.clustering import ClusterResult
 from core.engine_settings import DEFAULTS
 from core.lookup import (
@@ -110,7 +111,11 @@ def settings_text(
     """Return the clustering settings of ``result`` as display text."""
     settings = result.settings
     chosen = "recommended" if settings.k is None else "chosen"
+    # Ward cuts the tree at the k of k-means; the others choose k themselves.
+    if result.algorithm not in ("kmeans", "ward"):
+        chosen = "found by the algorithm"
     text = {
+        "Clustering algorithm": ALGORITHMS[result.algorithm],
         "k": f"{result.k} ({chosen})",
         "Log transform of blood sugar, CK-MB, troponin": _yes_no(
             settings.preprocess.log_transform
@@ -119,6 +124,8 @@ def settings_text(
         "Seed": str(settings.seed),
         "Features": ", ".join(feature_label(name) for name in result.used_features),
     }
+    if result.assignment_note:
+        text["Patient assignment"] = result.assignment_note
     text.update(extra or {})
     return text
 
