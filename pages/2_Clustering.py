@@ -31,7 +31,7 @@ with verdict_column:
 
 clustering_view.sweep_section(result)
 clustering_view.stability_section(result, cohort, settings)
-clustering_view.comparison_section(result, cohort, settings)
+clustering_view.comparison_section(result, settings)
 st.subheader("Downloads")
 clustering_view.download_section(result, cohort)
 clustering_view.bundle_download_section(result, cohort)

@@ -17,17 +17,13 @@ caption = widgets.cohort_caption(cohort, source)
 st.caption(caption)
 
 try:
-    result = state.fit_current(settings)
+    result = state.clusters_in_use(settings)
 except CohortError as error:
     widgets.show_error(error)
     st.stop()
 
 profiles = profiles_view.compute_profiles(result, cohort, settings)
-label, _ = result.verdict
-st.markdown(
-    f"k = {result.k} clusters; mean silhouette {result.silhouette:.2f} "
-    f"({label}). Change k and the other settings on the Clustering page."
-)
+profiles_view.summary_section(result)
 
 profiles_view.table_section(profiles)
 profiles_view.heatmap_section(result)

@@ -18,10 +18,11 @@ caption = widgets.cohort_caption(cohort, source)
 st.caption(caption)
 
 try:
-    result = state.fit_current()
+    result = state.clusters_in_use()
 except CohortError as error:
     widgets.show_error(error)
     st.stop()
+lookup_view.origin_section(result)
 
 features = cohort.features.loc[result.index]
 lookup_view.pick_section(features)

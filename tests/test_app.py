@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.algorithms import LOOKUP_NOTE, gaussian_mixture
+from core.clustering import fit_clusters
 from core.demo import DEMO_PATH
 from ui import state
 
@@ -344,8 +346,8 @@ def test_k_above_distinct_profiles_is_rejected():
     assert any("at most 2" in text for text in values(at.error))
 
 
-def test_hdbscan_noise_shows_warning():
-    """HDBSCAN on uniform noise warns that it found no dense group."""
+def uniform_noise_csv() -> bytes:
+    """Return CSV bytes of 60 seeded patients spread uniformly, with no groups."""
     rng = np.random.default_rng(21)
     frame = pd.DataFrame(
         rng.uniform(
@@ -356,7 +358,12 @@ def test_hdbscan_noise_shows_warning():
         columns=COLUMNS,
     ).round(3)
     frame["Gender"] = frame["Gender"].round().astype(int)
-    at = with_upload(frame.to_csv(index=False).encode(), "noise.csv", "clustering")
+    return frame.to_csv(index=False).encode()
+
+
+def test_hdbscan_noise_shows_warning():
+    """HDBSCAN on uniform noise warns that it found no dense group."""
+    at = with_upload(uniform_noise_csv(), "noise.csv", "clustering")
     at.selectbox(key=state.ALGORITHM_SELECT).set_value("hdbscan").run()
     assert not at.exception
     assert any("HDBSCAN found 0" in text for text in values(at.warning))
@@ -419,3 +426,131 @@ def test_new_upload_clears_placed_patient():
     assert not at.exception
     assert state.LOOKUP_PATIENT not in at.session_state
     assert not any(heading.startswith("Cluster ") for heading in values(at.subheader))
+
+
+def choose_algorithm(data: bytes, algorithm: str, target: str) -> AppTest:
+    """Upload ``data``, choose ``algorithm`` on the Clustering page, open ``target``."""
+    at = with_upload(data, "cohort.csv", "clustering")
+    at.selectbox(key=state.ALGORITHM_SELECT).set_value(algorithm).run()
+    at.switch_page(PAGES[target])
+    return at.run()
+
+
+def test_gmm_profiles_show_mixture_clusters():
+    """With the Gaussian mixture chosen, the profiles table has its clusters.
+
+    On 45 patients the mixture with the lowest BIC has more components than
+    the k-means k, so the table shows a grouping k-means does not give.
+    """
+    at = choose_algorithm(synthetic_csv(n_per_group=15), "gmm", "profiles")
+    features = at.session_state[state.COHORT].features
+    kmeans = fit_clusters(features, state.AppSettings().cluster_settings())
+    k_values = [int(k) for k in kmeans.sweep["k"]]
+    mixture = gaussian_mixture(
+        kmeans.X, k_values, 42, kmeans.labels, kmeans.used_features
+    )
+    table = profiles_table(at)
+    sizes = np.bincount(mixture.labels)[1:]
+    assert not at.exception
+    assert len(table) != kmeans.k
+    assert table["size"].tolist() == sizes.tolist()
+    assert table["name"].tolist() == [mixture.names[c] for c in table.index]
+
+
+def test_gmm_profiles_caption_names_it():
+    """The profiles caption names the Gaussian mixture as the algorithm."""
+    at = choose_algorithm(synthetic_csv(), "gmm", "profiles")
+    captions = values(at.caption)
+    assert any("Clusters made by Gaussian mixture" in text for text in captions)
+    assert not any("Clusters made by k-means" in text for text in captions)
+
+
+def test_kmeans_profiles_caption_names_it():
+    """By default the profiles caption names k-means as the algorithm."""
+    at = with_upload(synthetic_csv(), "three_groups.csv", "profiles")
+    assert any("Clusters made by k-means" in text for text in values(at.caption))
+
+
+def test_gmm_lookup_returns_cluster():
+    """With the Gaussian mixture chosen, the lookup form still places a patient."""
+    at = choose_algorithm(synthetic_csv(), "gmm", "lookup")
+    at.form_submit_button[0].click().run()
+    captions = values(at.caption)
+    assert not at.exception
+    assert any(heading.startswith("Cluster ") for heading in values(at.subheader))
+    assert any("Clusters made by Gaussian mixture" in text for text in captions)
+    assert LOOKUP_NOTE in captions
+
+
+@pytest.mark.parametrize("target", ["profiles", "lookup"])
+def test_ward_small_upload_works(target):
+    """Ward on a 45-patient upload describes its clusters on both pages."""
+    at = choose_algorithm(synthetic_csv(n_per_group=15), "ward", target)
+    if target == "lookup":
+        at.form_submit_button[0].click().run()
+    captions = values(at.caption)
+    assert not at.exception
+    assert not at.error
+    assert any("Ward linkage" in text for text in captions)
+
+
+def test_ward_lookup_names_cluster():
+    """Ward on a small upload places the looked-up patient in a cluster."""
+    at = choose_algorithm(synthetic_csv(n_per_group=15), "ward", "lookup")
+    at.form_submit_button[0].click().run()
+    assert any(heading.startswith("Cluster ") for heading in values(at.subheader))
+
+
+def test_ward_profiles_table_has_k_rows():
+    """Ward cuts at the k-means k, so the profiles table has k rows."""
+    at = choose_algorithm(synthetic_csv(n_per_group=15), "ward", "profiles")
+    assert len(profiles_table(at)) == 3
+
+
+@pytest.mark.parametrize("target", ["profiles", "lookup"])
+def test_hdbscan_all_noise_error(target):
+    """HDBSCAN with every patient unassigned shows an error, not a traceback."""
+    at = choose_algorithm(uniform_noise_csv(), "hdbscan", target)
+    assert not at.exception
+    assert any("left all 60 patients unassigned" in t for t in values(at.error))
+
+
+def test_algorithm_choice_kept_across_pages():
+    """The algorithm chosen stays selected after visiting another page."""
+    at = choose_algorithm(synthetic_csv(), "ward", "profiles")
+    at.switch_page(PAGES["clustering"])
+    at.run()
+    assert at.selectbox(key=state.ALGORITHM_SELECT).value == "ward"
+    assert at.session_state[state.SETTINGS].algorithm == "ward"
+
+
+def with_outliers_csv() -> bytes:
+    """Return ``synthetic_csv()`` with three far outlying patients appended."""
+    outliers = (
+        b"22,0,150,210,125,480,250,9,positive\n"
+        b"25,1,45,95,55,75,0.6,0.002,negative\n"
+        b"88,0,140,200,60,400,0.7,5,positive\n"
+    )
+    return synthetic_csv() + outliers
+
+
+def test_hdbscan_noise_group_on_profiles():
+    """HDBSCAN's unassigned patients show as group 0 of the profiles table."""
+    at = choose_algorithm(with_outliers_csv(), "hdbscan", "profiles")
+    table = profiles_table(at)
+    captions = values(at.caption)
+    assert not at.exception
+    assert not at.error
+    assert table.loc[0, "name"] == "unassigned"
+    assert table.loc[0, "size"] == 3
+    assert any("3 of 93 patients are in no cluster" in text for text in captions)
+
+
+def test_hdbscan_noise_lookup_places_patient():
+    """With unassigned patients, the lookup still places a patient in a cluster."""
+    at = choose_algorithm(with_outliers_csv(), "hdbscan", "lookup")
+    at.form_submit_button[0].click().run()
+    headings = values(at.subheader)
+    assert not at.exception
+    assert any(heading.startswith("Cluster ") for heading in headings)
+    assert not any(heading.startswith("Cluster 0") for heading in headings)

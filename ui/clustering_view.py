@@ -4,14 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import cluster_charts
-from core.algorithms import (
-    ALGORITHMS,
-    UNASSIGNED,
-    AlternativeResult,
-    gaussian_mixture,
-    hdbscan,
-    ward,
-)
+from core.algorithms import ALGORITHMS, LOOKUP_NOTE, UNASSIGNED
 from core.clustering import VERDICT_BANDS, ClusterResult
 from core.cohort import Cohort
 from core.errors import CohortError
@@ -38,6 +31,12 @@ SEED_REASON = (
     "k-means starts from random centres; a fixed seed makes every run give the "
     "same clusters. Changing it shows how much the result depends on the start."
 )
+ALGORITHM_REASON = (
+    "k-means by default. Another algorithm's clusters are compared with k-means "
+    "under Algorithm comparison and are described on the Cluster Profiles and "
+    "Patient Lookup pages. The map, verdict, stability and downloads on this "
+    "page stay k-means."
+)
 
 
 def settings_section() -> AppSettings:
@@ -62,6 +61,7 @@ def settings_section() -> AppSettings:
             key=state.SEED_INPUT,
         )
         st.caption(SEED_REASON)
+        algorithm = _algorithm_choice(current.algorithm)
     with right:
         log_transform = st.toggle(
             "Log-transform blood sugar, CK-MB and troponin",
@@ -80,9 +80,24 @@ def settings_section() -> AppSettings:
         )
         st.caption(IMPLAUSIBLE_REASON)
 
-    settings = AppSettings(k, log_transform, include_gender, exclude, int(seed))
+    settings = AppSettings(
+        k, log_transform, include_gender, exclude, int(seed), algorithm
+    )
     state.store_settings(settings)
     return settings
+
+
+def _algorithm_choice(current: str) -> str:
+    choices = list(ALGORITHMS)
+    algorithm = st.selectbox(
+        "Algorithm for profiles and lookup",
+        choices,
+        index=choices.index(current) if current in choices else 0,
+        format_func=ALGORITHMS.get,
+        key=state.ALGORITHM_SELECT,
+    )
+    st.caption(ALGORITHM_REASON)
+    return algorithm
 
 
 def sweep_section(result: ClusterResult) -> None:
@@ -164,7 +179,7 @@ def stability_section(result: ClusterResult, cohort: Cohort, settings) -> None:
     """
     st.subheader("Stability")
     runs = st.session_state.setdefault(state.STABILITY_RUNS, {})
-    run_key = (cohort.fingerprint, settings)
+    run_key = (cohort.fingerprint, settings.for_kmeans())
     if st.button("Run bootstrap stability (takes seconds)", key=state.STABILITY_BUTTON):
         if run_key not in runs:
             runs[run_key] = _run_stability(result, settings)
@@ -242,39 +257,18 @@ def bundle_download_section(result: ClusterResult, cohort: Cohort) -> None:
     )
 
 
-@st.cache_data(
-    max_entries=state.CACHE_ENTRIES, ttl=state.CACHE_TTL_SECONDS, show_spinner=False
-)
-def _alternative_cached(
-    _result: ClusterResult, key: str, settings: AppSettings, algorithm: str
-) -> AlternativeResult:
-    X, labels, used = _result.X, _result.labels, _result.used_features
-    if algorithm == "gmm":
-        k_values = [int(k) for k in _result.sweep["k"]]
-        return gaussian_mixture(X, k_values, settings.seed, labels, used)
-    if algorithm == "ward":
-        return ward(X, _result.k, labels, used)
-    return hdbscan(X, labels, used)
-
-
-def comparison_section(result: ClusterResult, cohort: Cohort, settings) -> None:
-    """Compare k-means with another algorithm by the adjusted Rand index."""
+def comparison_section(result: ClusterResult, settings: AppSettings) -> None:
+    """Compare k-means with the algorithm chosen for profiles and lookup."""
     st.subheader("Algorithm comparison")
-    algorithm = st.selectbox(
-        "Compare k-means with",
-        list(ALGORITHMS),
-        format_func=ALGORITHMS.get,
-        key=state.ALGORITHM_SELECT,
-    )
-    if algorithm == "kmeans":
-        st.caption("Choose another algorithm to see how far its grouping agrees.")
+    if settings.algorithm == "kmeans":
+        st.caption(
+            "Choose another algorithm for profiles and lookup above to see how "
+            "far its grouping agrees with k-means."
+        )
         return
 
     try:
-        with st.spinner(f"Running {ALGORITHMS[algorithm]}..."):
-            alternative = _alternative_cached(
-                result, cohort.fingerprint, settings, algorithm
-            )
+        alternative = state.fit_alternative(result, settings)
     except CohortError as error:
         show_error(error)
         return
@@ -296,3 +290,7 @@ def comparison_section(result: ClusterResult, cohort: Cohort, settings) -> None:
         result.X, alternative.labels, alternative.names, seed=settings.seed
     )
     right.altair_chart(chart, height=520)
+    right.caption(
+        "The Cluster Profiles and Patient Lookup pages describe these clusters. "
+        + LOOKUP_NOTE
+    )

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core import cluster_charts
+from core.algorithms import ALGORITHMS, describe_origin
 from core.clustering import ClusterResult
 from core.cohort import Cohort
 from core.lookup import (
@@ -95,6 +96,13 @@ def _input(name: str, median: float) -> float | None:
     )
 
 
+def origin_section(result: ClusterResult) -> None:
+    """Show which algorithm made the clusters and how a patient is placed."""
+    st.caption(describe_origin(result))
+    if result.assignment_note:
+        st.caption(result.assignment_note)
+
+
 def assignment_section(
     assignment: Assignment, result: ClusterResult, caption: str
 ) -> None:
@@ -118,7 +126,8 @@ def assignment_section(
         "cluster assignment",
         [
             caption,
-            f"k = {result.k} k-means clusters on {len(result.labels):,} patients.",
+            f"k = {result.k} clusters by {ALGORITHMS[result.algorithm]} on "
+            f"{len(result.labels):,} patients.",
             "The patient is scaled with the fitted pipeline and assigned to the "
             "nearest centre (Euclidean distance in scaled units).",
             "Between clusters when the second-nearest centre is less than 10 % "

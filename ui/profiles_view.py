@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import charts
+from core.algorithms import describe_origin
 from core.clustering import ClusterResult
 from core.cohort import Cohort
 from core.export import to_safe_csv
@@ -52,6 +53,17 @@ def _profiles_cached(
 def compute_profiles(result: ClusterResult, cohort: Cohort, settings) -> Profiles:
     """Compute (or fetch from the cache) the profiles of the current clustering."""
     return _profiles_cached(result, cohort, cohort.fingerprint, settings)
+
+
+def summary_section(result: ClusterResult) -> None:
+    """Show the algorithm, k and the structure verdict of the clusters shown."""
+    st.caption(describe_origin(result))
+    label, _ = result.verdict
+    silhouette = "" if pd.isna(result.silhouette) else f"{result.silhouette:.2f} "
+    st.markdown(
+        f"k = {result.k} clusters; mean silhouette {silhouette}({label}). "
+        "Change k and the other settings on the Clustering page."
+    )
 
 
 def table_section(profiles: Profiles) -> None:

@@ -16,6 +16,14 @@ from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
+from core.algorithms import (
+    ALGORITHMS,
+    AlternativeResult,
+    as_cluster_result,
+    gaussian_mixture,
+    hdbscan,
+    ward,
+)
 from core.clustering import ClusterResult, ClusterSettings, fit_clusters
 from core.cohort import Cohort, build_cohort
 from core.demo import DEMO_LABEL, DEMO_PATH
@@ -78,11 +86,20 @@ class AppSettings:
     include_gender: bool = False
     exclude_implausible: bool = True
     seed: int = 42
+    algorithm: str = "kmeans"
 
     def cluster_settings(self) -> ClusterSettings:
-        """Return the engine settings for these choices."""
+        """Return the k-means engine settings for these choices."""
         preprocess = PreprocessSettings(self.log_transform, self.include_gender)
         return ClusterSettings(k=self.k, seed=self.seed, preprocess=preprocess)
+
+    def for_kmeans(self) -> "AppSettings":
+        """Return these choices with k-means, the cache key of the k-means fit.
+
+        The algorithm for profiles and lookup does not change the k-means fit,
+        so choosing another one reuses the fitted k-means result.
+        """
+        return replace(self, algorithm="kmeans")
 
 
 @dataclass(frozen=True)
@@ -261,8 +278,67 @@ def _fit_cached(
 
 
 def fit_current(settings: AppSettings | None = None) -> ClusterResult:
-    """Fit (or fetch from the cache) the clusters of the cohort in use."""
+    """Fit (or fetch from the cache) the k-means clusters of the cohort in use."""
     settings = settings or current_settings()
     cohort = ensure_cohort()
     with st.spinner("Clustering the cohort..."):
-        return _fit_cached(cohort, cohort.fingerprint, settings)
+        return _fit_cached(cohort, cohort.fingerprint, settings.for_kmeans())
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _alternative_cached(
+    _result: ClusterResult, cohort_key: str, settings: AppSettings
+) -> AlternativeResult:
+    X, labels, used = _result.X, _result.labels, _result.used_features
+    if settings.algorithm == "gmm":
+        k_values = [int(k) for k in _result.sweep["k"]]
+        return gaussian_mixture(X, k_values, settings.seed, labels, used)
+    if settings.algorithm == "ward":
+        return ward(X, _result.k, labels, used)
+    if settings.algorithm == "hdbscan":
+        return hdbscan(X, labels, used)
+    raise ValueError(f"No alternative algorithm {settings.algorithm!r}.")
+
+
+def fit_alternative(
+    result: ClusterResult, settings: AppSettings | None = None
+) -> AlternativeResult:
+    """Run (or fetch from the cache) ``settings.algorithm`` beside k-means.
+
+    ``result`` is the k-means result of ``fit_current(settings)``. Raises
+    ``CohortError`` when Ward or HDBSCAN get more patients than their limit.
+    """
+    settings = settings or current_settings()
+    cohort = ensure_cohort()
+    with st.spinner(f"Running {ALGORITHMS[settings.algorithm]}..."):
+        return _alternative_cached(result, cohort.fingerprint, settings)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _in_use_cached(
+    _result: ClusterResult,
+    _alternative: AlternativeResult,
+    _cohort: Cohort,
+    cohort_key: str,
+    settings: AppSettings,
+) -> ClusterResult:
+    features = _cohort.features.loc[_result.index]
+    return as_cluster_result(_result, _alternative, features)
+
+
+def clusters_in_use(settings: AppSettings | None = None) -> ClusterResult:
+    """Return the clusters of the algorithm chosen for profiles and lookup.
+
+    That is the k-means result, or the chosen algorithm's clusters put in a
+    ``ClusterResult`` by ``core.algorithms.as_cluster_result``. Raises
+    ``CohortError`` when the algorithm cannot run on this cohort or puts no
+    patient in a cluster.
+    """
+    settings = settings or current_settings()
+    result = fit_current(settings)
+    if settings.algorithm == "kmeans":
+        return result
+
+    alternative = fit_alternative(result, settings)
+    cohort = ensure_cohort()
+    return _in_use_cached(result, alternative, cohort, cohort.fingerprint, settings)
