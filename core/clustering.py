@@ -21,9 +21,9 @@ from core.schema import FEATURE_BY_NAME, FEATURE_NAMES
 from core.selection import (
     VERDICT_BANDS,
     KRecommendation,
+    fit_model,
     gap_rule_k,
     gap_statistic,
-    make_model,
     recommend_k,
     silhouette_estimate,
     structure_verdict,
@@ -78,6 +78,7 @@ class ClusterSettings:
     silhouette_sample_above: int = int(DEFAULTS["silhouette_sample_above"])
     silhouette_sample_size: int = int(DEFAULTS["silhouette_sample_size"])
     minibatch_above: int = int(DEFAULTS["minibatch_above"])
+    fit_sample_size: int = int(DEFAULTS["fit_sample_size"])
     gap_sample_size: int = int(DEFAULTS["gap_sample_size"])
 
     def __post_init__(self) -> None:
@@ -264,17 +265,23 @@ def median_centroids(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame
 
 @limit_native_threads
 def _sweep(X: np.ndarray, settings: ClusterSettings) -> pd.DataFrame:
-    distinct = len(np.unique(X.round(12), axis=0))
     return sweep_k(
         X,
-        candidate_ks(len(X), distinct, settings),
+        candidate_ks(len(X), count_distinct_rows(X), settings),
         settings.seed,
         gap_references=settings.gap_references,
         gap_sample_size=settings.gap_sample_size,
         silhouette_sample_above=settings.silhouette_sample_above,
         silhouette_sample_size=settings.silhouette_sample_size,
         minibatch_above=settings.minibatch_above,
+        fit_sample_size=settings.fit_sample_size,
     )
+
+
+def count_distinct_rows(X: np.ndarray) -> int:
+    """Return the number of distinct rows of ``X`` after rounding to 12 decimals."""
+    # Hashing rows is linear in n, where np.unique(axis=0) sorts them.
+    return int((~pd.DataFrame(X.round(12)).duplicated()).sum())
 
 
 def _silhouettes(X, labels, settings: ClusterSettings):
@@ -290,6 +297,15 @@ def _silhouettes(X, labels, settings: ClusterSettings):
     if len(X) <= settings.silhouette_sample_above:
         per_patient = silhouette_samples(X, labels)
     return sil, estimated, per_patient
+
+
+@limit_native_threads
+def _fit_final(X: np.ndarray, k: int, settings: ClusterSettings):
+    model = fit_model(
+        k, settings.seed, X, settings.minibatch_above, settings.fit_sample_size
+    )
+    labels = _order_model(model)
+    return model, labels, _silhouettes(X, labels, settings)
 
 
 def fit_clusters(
@@ -324,9 +340,7 @@ def fit_clusters(
     recommendation = recommend_k(sweep)
     k = settings.k or recommendation.k
 
-    model = make_model(k, settings.seed, len(X), settings.minibatch_above).fit(X)
-    labels = _order_model(model)
-    sil, estimated, per_patient = _silhouettes(X, labels, settings)
+    model, labels, (sil, estimated, per_patient) = _fit_final(X, k, settings)
 
     # Names come from the features that shaped the clusters; the z-score table
     # keeps all eight for the profile page.

@@ -312,7 +312,10 @@ def nearest_patients(
     """
     x = scale_patient(result, patient)
     n_neighbors = min(n_neighbors, result.X.shape[0])
-    search = NearestNeighbors(n_neighbors=n_neighbors).fit(result.X)
+    # One query scans the rows once; building a tree index per query would
+    # cost n log n each time the page reruns.
+    search = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute")
+    search.fit(result.X)
     distance, position = search.kneighbors(x.reshape(1, -1))
     table = pd.DataFrame(
         {"distance": distance[0], "cluster": result.labels[position[0]]},

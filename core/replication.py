@@ -29,7 +29,7 @@ from core.errors import ModelBundleError, TooFewPatientsError
 from core.export import MODELS_DIR, ModelBundle, is_bundle_name
 from core.preprocessing import check_feature_frame, fit_transform
 from core.schema import FEATURE_NAMES
-from core.selection import make_model
+from core.selection import fit_model
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,9 @@ def fit_fresh(features: pd.DataFrame, settings: Any, k: int) -> np.ndarray:
     distinct = len(np.unique(X.round(12), axis=0))
     _check_size(len(X), distinct, k)
 
-    model = make_model(k, settings.seed, len(X), settings.minibatch_above).fit(X)
+    model = fit_model(
+        k, settings.seed, X, settings.minibatch_above, settings.fit_sample_size
+    )
     order = renumber(model.labels_, model.cluster_centers_)
     return np.argsort(order)[model.labels_] + 1
 

@@ -15,8 +15,10 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import (
     calinski_harabasz_score,
     davies_bouldin_score,
+    pairwise_distances,
     silhouette_score,
 )
+from sklearn.utils import check_random_state
 
 from core.engine_settings import DEFAULTS, limit_native_threads
 
@@ -65,6 +67,28 @@ def make_model(k: int, seed: int, n: int, minibatch_above: int) -> KMeans:
     if n > minibatch_above:
         return MiniBatchKMeans(n_clusters=k, n_init=10, random_state=seed)
     return KMeans(n_clusters=k, n_init=10, random_state=seed)
+
+
+def fit_model(
+    k: int,
+    seed: int,
+    X: np.ndarray,
+    minibatch_above: int,
+    fit_sample_size: int = int(DEFAULTS["fit_sample_size"]),
+) -> KMeans | MiniBatchKMeans:
+    """Fit the model of ``make_model``; its ``labels_`` cover every row of ``X``.
+
+    Above ``fit_sample_size`` rows (and ``minibatch_above``) the model is fitted
+    on a seeded random sample of ``fit_sample_size`` rows, then ``labels_`` is
+    set to the nearest centre of every row.
+    """
+    model = make_model(k, seed, X.shape[0], minibatch_above)
+    if X.shape[0] <= max(fit_sample_size, minibatch_above):
+        return model.fit(X)
+    rng = np.random.default_rng(seed)
+    model.fit(X[rng.choice(X.shape[0], fit_sample_size, replace=False)])
+    model.labels_ = model.predict(X)
+    return model
 
 
 def silhouette_estimate(
@@ -157,6 +181,7 @@ def sweep_k(
     silhouette_sample_above: int = int(DEFAULTS["silhouette_sample_above"]),
     silhouette_sample_size: int = int(DEFAULTS["silhouette_sample_size"]),
     minibatch_above: int = int(DEFAULTS["minibatch_above"]),
+    fit_sample_size: int = int(DEFAULTS["fit_sample_size"]),
 ) -> pd.DataFrame:
     """Score each k with silhouette, inertia, Calinski-Harabasz, Davies-Bouldin, gap.
 
@@ -169,7 +194,7 @@ def sweep_k(
     seed : int
         Seed for k-means, silhouette sampling and gap reference sets.
     gap_references, gap_sample_size, silhouette_sample_above, \
-silhouette_sample_size, minibatch_above : int
+silhouette_sample_size, minibatch_above, fit_sample_size : int
         Size settings; see ``core.engine_settings.SETTINGS``.
 
     Returns
@@ -179,12 +204,16 @@ silhouette_sample_size, minibatch_above : int
         ``calinski_harabasz``, ``davies_bouldin``, ``gap``, ``gap_se`` and
         ``silhouette_estimated`` (True when the silhouette came from a sample).
     """
+    sampled = _SampledSilhouette.above(
+        X, seed, silhouette_sample_above, silhouette_sample_size
+    )
     rows = []
     for k in k_values:
-        labels = make_model(k, seed, X.shape[0], minibatch_above).fit(X).labels_
-        sil, estimated = silhouette_estimate(
-            X, labels, seed, silhouette_sample_above, silhouette_sample_size
-        )
+        labels = fit_model(k, seed, X, minibatch_above, fit_sample_size).labels_
+        if sampled is None:
+            sil, estimated = float(silhouette_score(X, labels)), False
+        else:
+            sil, estimated = sampled.score(labels), True
         rows.append(
             {
                 "k": k,
@@ -206,6 +235,32 @@ silhouette_sample_size, minibatch_above : int
     sweep = pd.DataFrame(rows).merge(gap, on="k")
     columns = ["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"]
     return sweep[columns + ["gap", "gap_se", "silhouette_estimated"]]
+
+
+@dataclass(frozen=True)
+class _SampledSilhouette:
+    """Silhouette of many labelings on one seeded sample and its distances.
+
+    The rows are those ``silhouette_score(sample_size=..., random_state=seed)``
+    draws, so each score equals that function's estimate, but the distance
+    matrix (``sample_size`` squared floats) is computed once for all k.
+    """
+
+    rows: np.ndarray
+    distances: np.ndarray
+
+    @classmethod
+    def above(cls, X, seed, sample_above, sample_size) -> "_SampledSilhouette | None":
+        if X.shape[0] <= sample_above:
+            return None
+        rows = check_random_state(seed).permutation(X.shape[0])[:sample_size]
+        return cls(rows, pairwise_distances(X[rows]))
+
+    def score(self, labels: np.ndarray) -> float:
+        sample_labels = labels[self.rows]
+        return float(
+            silhouette_score(self.distances, sample_labels, metric="precomputed")
+        )
 
 
 def _inertia(X: np.ndarray, labels: np.ndarray) -> float:

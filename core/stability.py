@@ -93,8 +93,10 @@ def best_jaccard(original: np.ndarray, bootstrap: np.ndarray) -> np.ndarray:
         point among the m.
     """
     k = int(original.max())
-    table = pd.crosstab(original, bootstrap).reindex(range(1, k + 1), fill_value=0)
-    overlap = table.to_numpy(dtype=float)
+    _, columns = np.unique(bootstrap, return_inverse=True)
+    width = int(columns.max()) + 1
+    cells = (np.asarray(original, dtype=int) - 1) * width + columns
+    overlap = np.bincount(cells, minlength=k * width).reshape(k, width).astype(float)
     union = overlap.sum(axis=1, keepdims=True) + overlap.sum(axis=0) - overlap
     with np.errstate(invalid="ignore", divide="ignore"):
         jaccard = (overlap / union).max(axis=1)
