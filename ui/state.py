@@ -143,32 +143,45 @@ def make_source(data: bytes, filename: str, is_demo: bool = False) -> CohortSour
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _build_cached(_source: CohortSource, key: str, exclude_implausible: bool) -> Cohort:
-    raw = read_table(_source.data, _source.filename)
+def _build_cached(
+    _source: CohortSource,
+    key: str,
+    exclude_implausible: bool,
+    _raw: RawTable | None = None,
+) -> Cohort:
+    # A table already read by inspect_source is reused, so a new upload is
+    # parsed once; reading 1,000,000 rows takes seconds.
+    raw = _raw if _raw is not None else read_table(_source.data, _source.filename)
     mapping = _source.mapping or suggest_mapping(list(raw.frame.columns))
     return build_cohort(
         raw, mapping, _source.convert, exclude_implausible=exclude_implausible
     )
 
 
-def build_from_source(source: CohortSource, exclude_implausible: bool) -> Cohort:
-    """Build (or fetch from the cache) the cohort described by ``source``."""
+def build_from_source(
+    source: CohortSource, exclude_implausible: bool, raw: RawTable | None = None
+) -> Cohort:
+    """Build (or fetch from the cache) the cohort described by ``source``.
+
+    ``raw`` is the table read from ``source.data``, when the caller has it.
+    """
     with st.spinner("Reading the cohort..."):
-        return _build_cached(source, source.key, exclude_implausible)
+        return _build_cached(source, source.key, exclude_implausible, raw)
 
 
-def inspect_source(source: CohortSource) -> CohortSource:
-    """Read the file once to fill in its columns and suggested mapping.
+def inspect_source(source: CohortSource) -> tuple[CohortSource, RawTable]:
+    """Read the file to fill in its columns and suggested mapping.
 
-    NOTE: the file is read here and again inside the cached build, so a new
-    upload is parsed twice. Later reruns hit the cache and skip both reads.
+    Returns the completed source and the table read, which ``activate`` passes
+    on to the build so that the file is parsed only once.
     """
     raw = read_table(source.data, source.filename)
     columns = tuple(str(c) for c in raw.frame.columns)
     mapping = source.mapping or suggest_mapping(list(columns))
-    return replace(
+    completed = replace(
         source, columns=columns, mapping=mapping, file_format=describe_format(raw)
     )
+    return completed, raw
 
 
 def describe_format(raw: RawTable) -> tuple[tuple[str, str], ...]:
@@ -193,8 +206,9 @@ def activate(source: CohortSource) -> None:
     state = st.session_state
     state.pop(UPLOAD_ERROR, None)
     try:
-        source = inspect_source(source)
-        cohort = build_from_source(source, current_settings().exclude_implausible)
+        source, raw = inspect_source(source)
+        exclude = current_settings().exclude_implausible
+        cohort = build_from_source(source, exclude, raw)
     except ColumnMappingError as error:
         state[PENDING] = source
         state[UPLOAD_ERROR] = str(error)
