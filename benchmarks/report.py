@@ -186,7 +186,7 @@ def _engine_value(result: dict, item: dict) -> tuple[str, float]:
     if item["name"].startswith("full-batch"):
         return f"engine fit ({steps['cluster fit']['notes']['model']})", engine["fit"]
     if item["name"].startswith("nearest"):
-        return "index built per query (engine)", float(
+        return "one brute-force scan (engine)", float(
             item["detail"].split(": ")[1].split(" ")[0]
         )
     first_visit = sum(chart["json_bytes"] for chart in result["charts"])
@@ -263,28 +263,33 @@ def render_report(
 METHOD = [
     "Each cohort runs in a fresh process. Times are wall-clock seconds of one "
     'run. "RSS peak" is the highest resident set size sampled every 20 ms '
-    "during the step (whole process: interpreter, libraries, the CSV bytes and "
-    'every object still alive); "traced peak" is tracemalloc\'s peak of Python '
-    "and NumPy allocations above those alive when the step began, from a second, "
-    "traced run. The memory target uses the RSS peak over all steps.",
+    "during the step. It covers the whole process: interpreter, libraries, the "
+    'CSV bytes and every object still alive. "traced peak" is tracemalloc\'s '
+    "peak of Python and NumPy allocations above those alive when the step "
+    "began, from a second, traced run. The memory target uses the RSS peak "
+    "over all steps.",
     "",
-    '"pages ready" sums the steps a first visit of the four pages needs: '
-    "read and check (`core.cohort.load_cohort`), the second read the app makes "
-    "of a new upload (`ui.state.inspect_source`), the cluster fit through the "
-    "`st.cache_data` wrapper in `ui.state` (preprocessing, k sweep, fit at the "
-    "chosen k, silhouette, names), profiles and outcome statistics, every "
-    "chart of the four pages built and serialised to Vega-Lite JSON, one "
-    "patient placed on the lookup page, and the tables and CSV downloads the "
-    "pages prepare. Bootstrap stability (100 resamples) runs on request in "
-    'the app and is timed separately. "cache hit" is a second call of the '
-    "cached fit with the same cohort and settings; `st.cache_data` works "
-    "without a server and then keeps its entries in memory. Page rendering "
-    "by Streamlit and the browser is not measured here.",
+    '"pages ready" sums the steps a first visit of the four pages needs. '
+    "Read and check runs as the app's upload does (`ui.state.inspect_source`, "
+    "then `ui.state.build_from_source`), which is the work of "
+    "`core.cohort.load_cohort` plus storing the cohort in `st.cache_data`. The "
+    "cluster fit runs through the `st.cache_data` wrapper in `ui.state` "
+    "(preprocessing, k sweep, fit at the chosen k, silhouette, names). Each "
+    "page step computes that page's statistics, tables and CSV downloads, "
+    "builds its charts and serialises them to Vega-Lite JSON; the lookup page "
+    'places one patient. The "rerun" steps repeat the pages with the fit '
+    "and the profiles served from the cache. Bootstrap stability (100 "
+    'resamples) runs on request in the app and is timed separately. "cache '
+    'hit" is a second call of the cached fit with the same cohort and '
+    "settings; `st.cache_data` works without a server and then keeps its "
+    "entries in memory. Page rendering by Streamlit and the browser is not "
+    "measured here.",
 ]
 NAIVE_NOTES = [
     "The naive exact silhouette and full-batch k-means run only when a pilot "
     "run on a seeded sample (2,000 and 20,000 rows) predicts that they fit "
-    "the time budget; otherwise the estimate assumes time in n squared "
-    "(silhouette) or in n (k-means, similar iterations). Raw-row chart JSON "
-    "is measured on up to 10,000 rows and scaled linearly.",
+    "the time budget. Otherwise the table gives the estimate, which assumes "
+    "time in n squared for the silhouette and in n for k-means (similar "
+    "iterations). Raw-row chart JSON is measured on up to 10,000 rows and "
+    "scaled linearly.",
 ]

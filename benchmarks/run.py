@@ -33,16 +33,23 @@ DEFAULT_BUDGET_SECONDS = 60.0
 def _engine_times(output: PipelineOutput) -> dict[str, float]:
     # The engine's own silhouette and model fit at the chosen k, timed alone
     # so that the naive ratios compare like with like.
-    from core.selection import silhouette_estimate
+    from core.selection import fit_model, silhouette_estimate
 
     result = output.result
     start = time.perf_counter()
     silhouette_estimate(result.X, result.labels, naive.SEED)
     silhouette = time.perf_counter() - start
 
+    settings = result.settings
     start = time.perf_counter()
     with threadpool_limits(limits=1):
-        type(result.model)(**result.model.get_params()).fit(result.X)
+        fit_model(
+            result.k,
+            settings.seed,
+            result.X,
+            settings.minibatch_above,
+            settings.fit_sample_size,
+        )
     fit = time.perf_counter() - start
     return {"silhouette": silhouette, "fit": fit}
 
@@ -53,7 +60,7 @@ def naive_comparisons(output: PipelineOutput, budget: float) -> dict:
     results = [
         naive.exact_silhouette(X, labels, budget),
         naive.full_batch_kmeans(X, output.result.k, budget),
-        naive.brute_force_neighbours(X, X[0]),
+        naive.tree_per_query(X, X[0]),
         naive.raw_chart_bytes(output.cohort.features),
     ]
     return {"results": naive.as_dicts(results), "engine": _engine_times(output)}

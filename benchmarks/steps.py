@@ -21,7 +21,7 @@ import pandas as pd
 import core.clustering
 from benchmarks.measure import Meter
 from core import charts, cluster_charts
-from core.cohort import Cohort, load_cohort
+from core.cohort import Cohort
 from core.export import to_safe_csv
 from core.lookup import (
     assign_patient,
@@ -35,7 +35,6 @@ from core.stability import bootstrap_stability
 # Steps a first visit of the four pages needs, in order.
 PAGE_STEPS = (
     "read and check",
-    "second read on upload",
     "cluster fit",
     "Data page",
     "Clustering page",
@@ -125,17 +124,15 @@ def _fit_step(meter: Meter, cohort: Cohort):
 
 
 def _upload_steps(meter: Meter, data: bytes, filename: str) -> Cohort:
-    with meter.step("read and check") as record:
-        cohort = load_cohort(data, filename)
-    record.notes["rows_read"] = cohort.report.rows_read
-    record.notes["rows_kept"] = cohort.report.rows_kept
-
-    # The app parses a new upload once to show its columns and mapping, then
-    # again inside the cached build (ui.state.inspect_source).
+    # The upload path of ui.state.activate: read the file for the mapping form,
+    # then build the cohort from that table through the st.cache_data wrapper.
     from ui import state
 
-    with meter.step("second read on upload"):
-        state.inspect_source(state.make_source(data, filename))
+    with meter.step("read and check") as record:
+        source, raw = state.inspect_source(state.make_source(data, filename))
+        cohort = state.build_from_source(source, True, raw)
+    record.notes["rows_read"] = cohort.report.rows_read
+    record.notes["rows_kept"] = cohort.report.rows_kept
     return cohort
 
 
@@ -184,9 +181,10 @@ def data_page(cohort: Cohort, parts: dict, sizes: list[ChartSize]) -> None:
 
 
 def clustering_page(cohort: Cohort, parts: dict, sizes: list[ChartSize]) -> None:
-    """Compute what the Clustering page shows: sweep, PCA map, assignments."""
-    from ui.clustering_view import assignments_frame
+    """Compute what the Clustering page shows: sweep and PCA map.
 
+    The assignments CSV is built only when its download button is clicked.
+    """
     with _part(parts, "cached fit"):
         result = fit_through_cache(cohort)
     build = partial(cluster_charts.sweep_chart, result.sweep, result.recommendation.k)
@@ -195,8 +193,6 @@ def clustering_page(cohort: Cohort, parts: dict, sizes: list[ChartSize]) -> None
         cluster_charts.pca_chart, result.X, result.labels, result.names, seed=SEED
     )
     _draw(parts, sizes, "Clustering", "PCA map", build)
-    with _part(parts, "tables and downloads"):
-        to_safe_csv(assignments_frame(result, cohort))
 
 
 def profiles_page(cohort: Cohort, parts: dict, sizes: list[ChartSize]) -> None:
