@@ -277,8 +277,11 @@ METHOD = [
     "(preprocessing, k sweep, fit at the chosen k, silhouette, names). Each "
     "page step computes that page's statistics, tables and CSV downloads, "
     "builds its charts and serialises them to Vega-Lite JSON; the lookup page "
-    'places one patient. The "rerun" steps repeat the pages with the fit '
-    "and the profiles served from the cache. Bootstrap stability (100 "
+    "places one patient. The Cluster Profiles and Patient Lookup charts "
+    "go through those pages' cached spec functions in `ui`, as the app "
+    'runs them. The "rerun" steps repeat the pages with the fit, the '
+    "profiles and those chart specs served from the cache. Bootstrap "
+    "stability (100 "
     'resamples) runs on request in the app and is timed separately. "cache '
     'hit" is a second call of the cached fit with the same cohort and '
     "settings; `st.cache_data` works without a server and then keeps its "

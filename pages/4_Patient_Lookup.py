@@ -17,8 +17,9 @@ widgets.show_cohort_notices(cohort, source)
 caption = widgets.cohort_caption(cohort, source)
 st.caption(caption)
 
+settings = state.current_settings()
 try:
-    result = state.clusters_in_use()
+    result = state.clusters_in_use(settings)
 except CohortError as error:
     widgets.show_error(error)
     st.stop()
@@ -26,7 +27,9 @@ lookup_view.origin_section(result)
 
 features = cohort.features.loc[result.index]
 lookup_view.pick_section(features)
-submitted = lookup_view.form_section(features.median())
+submitted = lookup_view.form_section(
+    lookup_view.form_defaults(features, cohort, settings)
+)
 if submitted is not None:
     st.session_state[state.LOOKUP_PATIENT] = submitted
 
@@ -44,7 +47,7 @@ except PatientInputError as error:
     st.stop()
 
 lookup_view.assignment_section(assignment, result, caption)
-lookup_view.percentile_section(patient, assignment, result, cohort, caption)
+lookup_view.percentile_section(patient, assignment, result, cohort, settings, caption)
 lookup_view.neighbours_section(patient, result, cohort, caption)
 overrides = lookup_view.reference_editor()
 lookup_view.flags_section(patient, overrides)

@@ -20,6 +20,7 @@ from core.patient_report import build_report, render_html, report_file_name
 from core.reference import reference_table
 from core.schema import FEATURE_BY_NAME, FEATURE_NAMES, PATIENT_ID, feature_label
 from ui import state
+from ui.state import AppSettings
 from ui.widgets import DISCLAIMER, escape_markdown, show_basis
 
 PICK_LIMIT = 2_000
@@ -51,6 +52,23 @@ def _prefill_from_row(features: pd.DataFrame) -> None:
         if name == "gender" and pd.isna(value):
             continue
         st.session_state[_input_key(name)] = None if pd.isna(value) else float(value)
+
+
+@st.cache_data(
+    max_entries=state.CACHE_ENTRIES, ttl=state.CACHE_TTL_SECONDS, show_spinner=False
+)
+def _medians_cached(_features: pd.DataFrame, key: str, settings: AppSettings):
+    return _features.median()
+
+
+def form_defaults(
+    features: pd.DataFrame, cohort: Cohort, settings: AppSettings
+) -> pd.Series:
+    """Return (or fetch from the cache) the median of each clustered feature.
+
+    ``features`` are the cohort's rows clustered with ``settings``.
+    """
+    return _medians_cached(features, cohort.fingerprint, settings)
 
 
 def pick_section(features: pd.DataFrame) -> None:
@@ -103,6 +121,56 @@ def origin_section(result: ClusterResult) -> None:
         st.caption(result.assignment_note)
 
 
+@st.cache_data(
+    max_entries=state.CACHE_ENTRIES, ttl=state.CACHE_TTL_SECONDS, show_spinner=False
+)
+def _distance_spec_cached(
+    distances: tuple[tuple[int, float], ...],
+    cluster: int,
+    names: tuple[tuple[int, str], ...],
+) -> dict:
+    series = pd.Series(dict(distances)).sort_index()
+    chart = cluster_charts.distance_chart(series, cluster, dict(names))
+    return state.vega_lite_spec(chart)
+
+
+def distance_spec(assignment: Assignment, result: ClusterResult) -> dict:
+    """Build (or fetch from the cache) the spec of the patient's distances."""
+    distances = tuple(sorted(assignment.distances.items()))
+    names = tuple(sorted(result.names.items()))
+    return _distance_spec_cached(distances, assignment.cluster, names)
+
+
+@st.cache_data(
+    max_entries=state.CACHE_ENTRIES, ttl=state.CACHE_TTL_SECONDS, show_spinner=False
+)
+def _patient_spec_cached(
+    _members: pd.DataFrame,
+    key: str,
+    settings: AppSettings,
+    cluster: int,
+    plotted: dict[str, float],
+) -> dict:
+    chart = cluster_charts.patient_against_cluster_chart(_members, plotted)
+    return state.vega_lite_spec(chart)
+
+
+def patient_spec(
+    members: pd.DataFrame,
+    plotted: dict[str, float],
+    cluster: int,
+    cohort: Cohort,
+    settings: AppSettings,
+) -> dict:
+    """Build (or fetch from the cache) the spec of the patient against a cluster.
+
+    ``members`` are the rows of ``cluster`` in the clustering made with
+    ``settings``; ``plotted`` maps each feature drawn to the patient's value.
+    """
+    key = cohort.fingerprint
+    return _patient_spec_cached(members, key, settings, cluster, plotted)
+
+
 def assignment_section(
     assignment: Assignment, result: ClusterResult, caption: str
 ) -> None:
@@ -118,10 +186,7 @@ def assignment_section(
     for warning in assignment.warnings:
         st.warning(f"Out of distribution: {warning}", icon=":material/warning:")
 
-    distances = pd.Series(assignment.distances).sort_index()
-    st.altair_chart(
-        cluster_charts.distance_chart(distances, assignment.cluster, result.names)
-    )
+    st.vega_lite_chart(spec=distance_spec(assignment, result))
     show_basis(
         "cluster assignment",
         [
@@ -144,6 +209,7 @@ def percentile_section(
     assignment: Assignment,
     result: ClusterResult,
     cohort: Cohort,
+    settings: AppSettings,
     caption: str,
 ) -> None:
     """Show the patient's percentiles and values against the cluster's spread."""
@@ -159,7 +225,8 @@ def percentile_section(
 
     members = features.loc[result.labels == assignment.cluster]
     plotted = {name: patient[name] for name in FEATURE_NAMES if name != "gender"}
-    st.altair_chart(cluster_charts.patient_against_cluster_chart(members, plotted))
+    spec = patient_spec(members, plotted, assignment.cluster, cohort, settings)
+    st.vega_lite_chart(spec=spec)
     st.caption(
         f"Red point: the patient. Bar: 25th to 75th percentile of cluster "
         f"{assignment.cluster} ({len(members):,} patients); line: its 5th to 95th."

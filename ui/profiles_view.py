@@ -94,10 +94,67 @@ def table_section(profiles: Profiles) -> None:
     )
 
 
-def heatmap_section(result: ClusterResult) -> None:
+@dataclass(frozen=True)
+class ProfileCharts:
+    """Vega-Lite specs of the page's charts, from ``state.vega_lite_spec``."""
+
+    heatmap: dict
+    boxes: tuple[dict, ...]
+    outcome: dict | None
+
+
+# Features drawn as box plots; gender is summarised in the table instead.
+BOX_FEATURES = tuple(name for name in FEATURE_NAMES if name != "gender")
+
+
+@st.cache_data(
+    max_entries=state.CACHE_ENTRIES, ttl=state.CACHE_TTL_SECONDS, show_spinner=False
+)
+def _charts_cached(
+    _result: ClusterResult,
+    _cohort: Cohort,
+    _profiles: Profiles,
+    key: str,
+    settings: AppSettings,
+) -> ProfileCharts:
+    heatmap = charts.centroid_heatmap(_result.z_scores, _result.names)
+
+    features = _cohort.features.loc[_result.index]
+    boxes = [
+        charts.box_chart(
+            features[name],
+            _result.labels,
+            name,
+            log_scale=FEATURE_BY_NAME[name].skewed,
+        )
+        for name in BOX_FEATURES
+    ]
+
+    outcome = None
+    if _profiles.outcome is not None:
+        outcome = charts.outcome_rate_chart(_profiles.outcome, _result.names)
+        outcome = state.vega_lite_spec(outcome)
+    return ProfileCharts(
+        state.vega_lite_spec(heatmap),
+        tuple(state.vega_lite_spec(box) for box in boxes),
+        outcome,
+    )
+
+
+def compute_charts(
+    result: ClusterResult, cohort: Cohort, profiles: Profiles, settings
+) -> ProfileCharts:
+    """Build (or fetch from the cache) the chart specs of the current clustering.
+
+    ``profiles`` must be ``compute_profiles`` of the same result and settings.
+    """
+    return _charts_cached(result, cohort, profiles, cohort.fingerprint, settings)
+
+
+def heatmap_section(specs: ProfileCharts) -> None:
     """Show each cluster's centre in standard deviations from the cohort mean."""
     st.subheader("Cluster centres (z-scores)")
-    st.altair_chart(charts.centroid_heatmap(result.z_scores, result.names))
+    st.vega_lite_chart(spec=specs.heatmap)
     st.caption(
         "Mean z-score of the cluster's members: 0 is the cohort mean, +1 one "
         "standard deviation above it. Skewed labs are log-transformed first when "
@@ -105,7 +162,7 @@ def heatmap_section(result: ClusterResult) -> None:
     )
 
 
-def spread_section(result: ClusterResult, cohort: Cohort) -> None:
+def spread_section(specs: ProfileCharts) -> None:
     """Show box plots of every feature by cluster, from server-side quantiles."""
     st.subheader("Distributions by cluster")
     st.caption(
@@ -113,20 +170,12 @@ def spread_section(result: ClusterResult, cohort: Cohort) -> None:
         "whiskers: 5th to 95th. Gender is summarised as the share of men in the "
         "table above. Skewed labs use a symmetric log axis."
     )
-    features = cohort.features.loc[result.index]
     columns = st.columns(2)
-    plotted = [name for name in FEATURE_NAMES if name != "gender"]
-    for position, name in enumerate(plotted):
-        chart = charts.box_chart(
-            features[name],
-            result.labels,
-            name,
-            log_scale=FEATURE_BY_NAME[name].skewed,
-        )
-        columns[position % 2].altair_chart(chart, width="stretch")
+    for position, spec in enumerate(specs.boxes):
+        columns[position % 2].vega_lite_chart(spec=spec, width="stretch")
 
 
-def outcome_section(profiles: Profiles, result: ClusterResult, caption: str) -> None:
+def outcome_section(profiles: Profiles, specs: ProfileCharts, caption: str) -> None:
     """Show the outcome rate per cluster, the relative risks and the test."""
     st.subheader("Outcome by cluster")
     if profiles.outcome is None:
@@ -140,7 +189,7 @@ def outcome_section(profiles: Profiles, result: ClusterResult, caption: str) -> 
 
     rates, association = profiles.outcome, profiles.association
     st.caption("The outcome did not shape the clusters; it only describes them.")
-    st.altair_chart(charts.outcome_rate_chart(rates, result.names))
+    st.vega_lite_chart(spec=specs.outcome)
     st.dataframe(
         _rates_display(rates).rename_axis("Cluster"), column_config=RATE_COLUMNS
     )

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 import streamlit as st
+from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 
 from core.algorithms import (
     ALGORITHMS,
@@ -356,3 +357,16 @@ def clusters_in_use(settings: AppSettings | None = None) -> ClusterResult:
     alternative = fit_alternative(result, settings)
     cohort = ensure_cohort()
     return _in_use_cached(result, alternative, cohort, cohort.fingerprint, settings)
+
+
+def vega_lite_spec(chart) -> dict:
+    """Convert an Altair chart to the Vega-Lite spec ``st.altair_chart`` sends.
+
+    Altair validates the spec against its JSON schema while converting, which
+    is most of a chart's cost. Cached chart functions store this spec, so a
+    rerun draws it with ``st.vega_lite_chart`` and skips the validation. The
+    spec keeps Streamlit's chart theme and its chart data as Arrow bytes.
+    """
+    # NOTE: a private Streamlit function (checked with streamlit 1.67), used
+    # so that the cached spec equals the one st.altair_chart would draw.
+    return _convert_altair_to_vega_lite_spec(chart)
