@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -61,6 +62,7 @@ RSS_INTERVAL_S = 2.0
 BASE_ROWS = 200
 ROW_STEP = 17
 K_CYCLE = [3, 4, 5, 6, 2]
+COHORT_NAME = re.compile(r"load_\d{2}\.csv")
 
 
 @dataclass
@@ -150,14 +152,20 @@ def cohort_bytes(index: int) -> tuple[str, int, bytes]:
     return f"load_{index:02d}.csv", rows, frame.to_csv(index=False).encode()
 
 
-async def rerun(page, action) -> float:
-    """Run ``action`` and return seconds until the script is idle again."""
+async def rerun(page, action, expected: str) -> float:
+    """Run ``action``; return seconds until ``expected`` shows and the app is idle.
+
+    Under load the rerun can start seconds after the click, so the idle state
+    alone may still be the previous page's. Waiting for the text the action
+    must produce closes that gap.
+    """
     started = time.monotonic()
     await action()
-    try:
-        await page.wait_for_selector(RUNNING, timeout=1_500)
-    except Exception:
-        pass  # a fast rerun can finish before the running state is seen
+    deadline = started + ACTION_TIMEOUT_MS / 1000
+    while expected not in await main_text(page):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expected!r} not shown")
+        await asyncio.sleep(0.25)
     await page.wait_for_selector(IDLE, timeout=ACTION_TIMEOUT_MS)
     return time.monotonic() - started
 
@@ -166,13 +174,13 @@ async def main_text(page) -> str:
     return await page.locator('[data-testid="stMain"]').inner_text()
 
 
-async def check_page(page, stats: SessionStats, step: str, expected: str) -> None:
-    """Record an exception element, or text that is not this session's cohort."""
+async def check_page(page, stats: SessionStats, step: str) -> None:
+    """Record an exception element, or another session's file name on the page."""
     if await page.locator(EXCEPTION).count():
         stats.errors.append(f"{step}: stException shown")
-    text = await main_text(page)
-    if expected not in text:
-        stats.cross_talk.append(f"{step}: expected {expected!r}")
+    names = set(COHORT_NAME.findall(await main_text(page))) - {stats.name}
+    if names:
+        stats.cross_talk.append(f"{step}: saw {sorted(names)}")
 
 
 async def check_rows(page, stats: SessionStats, step: str, rows: int) -> None:
@@ -187,10 +195,10 @@ async def check_rows(page, stats: SessionStats, step: str, rows: int) -> None:
         )
 
 
-async def timed(page, stats: SessionStats, step: str, action) -> bool:
+async def timed(page, stats: SessionStats, step: str, action, expected: str) -> bool:
     """Run one action, keeping its rerun time or its error."""
     try:
-        seconds = await rerun(page, action)
+        seconds = await rerun(page, action, expected)
         stats.rerun_seconds.append(seconds)
         stats.step_seconds.setdefault(step, []).append(seconds)
         stats.actions += 1
@@ -215,37 +223,40 @@ async def run_session(browser, url: str, index: int, deadline: float) -> Session
         await nav.get_by_role("link", name=label, exact=True).click()
 
     try:
-        if not await timed(page, stats, "open", lambda: page.goto(f"{url}/Data")):
+        opening = lambda: page.goto(f"{url}/Data")  # noqa: E731
+        if not await timed(page, stats, "open", opening, "Data quality"):
             return stats
         file = {"name": name, "mimeType": "text/csv", "buffer": data}
         upload = lambda: page.set_input_files(UPLOAD_INPUT, [file])  # noqa: E731
-        if not await timed(page, stats, "upload", upload):
+        in_use = f"Cohort in use: {name}"
+        if not await timed(page, stats, "upload", upload, in_use):
             return stats
-        await page.get_by_text(f"Cohort in use: {name}").wait_for()
-        await check_page(page, stats, "upload", f"Cohort in use: {name}")
+        await check_page(page, stats, "upload")
         await check_rows(page, stats, "upload", rows)
 
         turn = 0
         while time.monotonic() < deadline:
             k = K_CYCLE[(index + turn) % len(K_CYCLE)]
-            await timed(page, stats, "clustering", lambda: open_link("Clustering"))
-            await check_page(page, stats, "clustering", own_caption)
+            clustering = lambda: open_link("Clustering")  # noqa: E731
+            await timed(page, stats, "clustering", clustering, own_caption)
+            await check_page(page, stats, "clustering")
 
             choose = page.locator('[data-testid="stSelectbox"]').filter(
                 has_text="Number of clusters k"
             )
             await choose.click()
             option = page.get_by_role("option", name=str(k), exact=True)
-            await timed(page, stats, "choose k", option.click)
-            await check_page(page, stats, "choose k", f"{k} clusters")
+            await timed(page, stats, "choose k", option.click, f"{k} clusters")
+            await check_page(page, stats, "choose k")
 
-            await timed(page, stats, "lookup", lambda: open_link("Patient Lookup"))
+            lookup = lambda: open_link("Patient Lookup")  # noqa: E731
+            await timed(page, stats, "lookup", lookup, "Place the patient")
             place = page.get_by_role("button", name="Place the patient")
-            await timed(page, stats, "place", place.click)
-            await check_page(page, stats, "place", own_caption)
+            await timed(page, stats, "place", place.click, "Compared with the cohort")
+            await check_page(page, stats, "place")
 
-            await timed(page, stats, "data", lambda: open_link("Data"))
-            await check_page(page, stats, "data", f"Cohort in use: {name}")
+            await timed(page, stats, "data", lambda: open_link("Data"), in_use)
+            await check_page(page, stats, "data")
             await check_rows(page, stats, "data", rows)
             turn += 1
     except Exception as error:
