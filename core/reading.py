@@ -30,6 +30,11 @@ MAX_COLUMNS = 200
 # module reads a member only up to its declared size, so checking the declared
 # sizes rejects a zip bomb before anything is expanded.
 MAX_XLSX_UNCOMPRESSED = 200_000_000
+# Largest expansion ratio of one archive member above 1 MB. Worksheet XML of
+# real cohorts compresses about 5 to 20 times; a small file that expands far
+# more is a zip bomb, which would cost minutes and gigabytes to parse.
+MAX_XLSX_RATIO = 100
+_RATIO_CHECK_ABOVE = 1_000_000
 
 SEPARATORS = (",", ";", "\t", "|")
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
@@ -283,7 +288,12 @@ def _read_xlsx_grid(data: bytes, filename: str) -> tuple[pd.DataFrame, tuple[str
         raise _not_a_table(filename, "it is a damaged zip archive") from error
     expanded = sum(member.file_size for member in members)
     sheets = sum(_WORKSHEET.match(member.filename) is not None for member in members)
-    if expanded > MAX_XLSX_UNCOMPRESSED:
+    inflated = any(
+        m.file_size > _RATIO_CHECK_ABOVE
+        and m.file_size > MAX_XLSX_RATIO * max(m.compress_size, 1)
+        for m in members
+    )
+    if expanded > MAX_XLSX_UNCOMPRESSED or inflated:
         raise _not_a_table(filename, "the workbook expands to more data than accepted")
 
     try:

@@ -263,3 +263,16 @@ def test_separators_only_has_no_data_rows():
     """A file of separators only has no data rows."""
     with pytest.raises(FileFormatError, match="no data rows"):
         read_table(b",,,\n,,,\n", "commas.csv")
+
+
+def test_workbook_with_extreme_compression_rejected():
+    """A small archive whose sheet expands over 100 times is not opened."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", " " * 5_000_000)
+    data = buffer.getvalue()
+    assert len(data) < 50_000
+
+    with pytest.raises(FileFormatError, match="expands to more data"):
+        read_table(data, "bomb.xlsx")
