@@ -225,6 +225,9 @@ def render_report(
         "",
         f"Command: `{command}`, started {date}.",
         "",
+        "Many sessions at once on one server: see [LOAD_TEST.md](LOAD_TEST.md), "
+        "written by `python -m benchmarks.load_test`.",
+        "",
         *machine_lines(loads),
         "",
         "## Targets",
