@@ -23,7 +23,7 @@ import pyarrow
 
 import core.clustering
 from benchmarks.measure import Meter
-from core import charts, cluster_charts
+from core import cluster_charts
 from core.cohort import Cohort
 from core.export import to_safe_csv
 from core.lookup import (
@@ -172,15 +172,20 @@ def example_patient(features: pd.DataFrame) -> dict[str, float]:
 
 def data_page(cohort: Cohort, parts: dict, sizes: list[ChartSize]) -> None:
     """Compute what the Data page shows: rows, quality report, histograms."""
-    from ui.data_view import ROWS_SHOWN
+    from ui.data_view import ROWS_SHOWN, histogram_specs
 
     with _part(parts, "tables and downloads"):
         cohort.table.head(ROWS_SHOWN).copy()
         to_safe_csv(cohort.report.to_frame())
-    kept = cohort.features
-    for name in FEATURE_NAMES:
-        build = partial(charts.histogram_chart, kept[name], name)
-        _draw(parts, sizes, "Data", f"histogram {name}", build)
+
+    def build() -> dict[str, dict]:
+        specs = histogram_specs(cohort, cohort.fingerprint)
+        return {
+            f"histogram {name}": spec
+            for name, spec in zip(FEATURE_NAMES, specs, strict=True)
+        }
+
+    _draw_specs(parts, sizes, "Data", build)
 
 
 def clustering_page(cohort: Cohort, parts: dict, sizes: list[ChartSize]) -> None:
