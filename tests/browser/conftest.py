@@ -177,6 +177,20 @@ def main_text(page) -> str:
     return visible_text(page.locator('[data-testid="stMain"]'))
 
 
+def wait_for_main_text(page, expected: str, timeout_s: float = 60) -> str:
+    """Return the page body's text once it contains ``expected``, or the last read.
+
+    After an upload Streamlit can rerun the script once more, so the body is
+    read again until the text appears or the time is up.
+    """
+    deadline = time.monotonic() + timeout_s
+    text = main_text(page)
+    while expected not in text and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        text = main_text(page)
+    return text
+
+
 def save_screenshot(page, path: Path) -> None:
     """Save the whole page, whose scrolling happens inside Streamlit's main block."""
     viewport = page.viewport_size

@@ -22,6 +22,7 @@ from conftest import (
     open_path,
     upload_bytes,
     visible_text,
+    wait_for_main_text,
     wait_idle,
 )
 from playwright.sync_api import expect
@@ -128,7 +129,8 @@ def test_hostile_file_name_shown_as_text(page, app_url, dialogs):
     """A file name carrying HTML and a javascript: link is shown literally."""
     open_path(page, app_url, "Data")
     upload_bytes(page, HOSTILE_NAME, cohort_csv(40, seed=3, id_prefix="NAME"))
-    assert f"Cohort in use: {HOSTILE_NAME}" in main_text(page)
+    expected = f"Cohort in use: {HOSTILE_NAME}"
+    assert expected in wait_for_main_text(page, expected)
     assert page.locator('[data-testid="stMain"] a[href*="127.0.0.1:9"]').count() == 0
 
     sidebar = visible_text(page.locator('[data-testid="stSidebar"]'))
@@ -212,7 +214,11 @@ def test_rows_table_offers_no_raw_export(download_page, app_url):
     page = download_page
     open_path(page, app_url, "Data")
     upload_bytes(page, "formulas.csv", formula_cohort())
-    page.get_by_role("heading", name="Rows", exact=True).scroll_into_view_if_needed()
+    wait_for_main_text(page, "Cohort in use: formulas.csv")
+    wait_idle(page)
+    heading = page.get_by_role("heading", name="Rows", exact=True)
+    expect(heading).to_be_visible()
+    heading.scroll_into_view_if_needed()
     table = page.locator('[data-testid="stDataFrame"]').last
     table.hover()
     # The toolbar appears on hover; wait for it so an absent button means hidden.
