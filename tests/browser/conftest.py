@@ -6,14 +6,13 @@ the system chromium. They skip with the reason when it is missing.
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from benchmarks.load_test import start_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -27,56 +26,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 IDLE_SELECTOR = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-SERVER_START_TIMEOUT_S = 90
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_health(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"streamlit did not answer on {url} in time")
 
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """Start one Streamlit server on a free loopback port for the session."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "Home.py",
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_server(log_path)
     try:
-        _wait_for_health(url, process)
         yield url
     finally:
         process.terminate()
@@ -162,8 +119,8 @@ def metric_value(page, label: str) -> str:
     return metric.locator('[data-testid="stMetricValue"]').inner_text()
 
 
-# The app puts a zero-width space inside "://", "www." and "@" of text from
-# uploads so that markdown does not turn it into links; tests compare without it.
+# The app puts a zero-width space inside "://", "www." and "@" of uploaded
+# text, so that markdown does not turn it into links. Tests compare without it.
 ZERO_WIDTH_SPACE = "\u200b"
 
 
