@@ -30,9 +30,9 @@ MAX_COLUMNS = 200
 # module reads a member only up to its declared size, so checking the declared
 # sizes rejects a zip bomb before anything is expanded.
 MAX_XLSX_UNCOMPRESSED = 200_000_000
-# Largest expansion ratio of one archive member above 1 MB. Worksheet XML of
-# real cohorts compresses about 5 to 20 times; a small file that expands far
-# more is a zip bomb, which would cost minutes and gigabytes to parse.
+# Maximum expansion ratio of one archive member above 1 MB. Worksheet XML of
+# cohort tables compresses about 5 to 20 times (an estimate). A small file that
+# expands far more is a zip bomb, which would cost minutes and gigabytes to parse.
 MAX_XLSX_RATIO = 100
 _RATIO_CHECK_ABOVE = 1_000_000
 

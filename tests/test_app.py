@@ -391,7 +391,7 @@ def test_too_few_patients_notice_on_data_page():
 
 
 def test_identical_patients_message():
-    """A cohort of one repeated profile says there is nothing to cluster."""
+    """One repeated profile reports that there is nothing to cluster."""
     row = "59,0,85,126,93,218.0,2.05,0.008,negative"
     data = ("\n".join([",".join(COLUMNS) + ",Result"] + [row] * 20) + "\n").encode()
     at = with_upload(data, "identical.csv", "clustering")

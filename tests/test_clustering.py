@@ -259,7 +259,7 @@ def test_too_few_profiles_message(k, distinct):
 
 @pytest.mark.parametrize("k", [None, 2, 5])
 def test_identical_profiles_message(k):
-    """One repeated profile says there is nothing to cluster, for any k."""
+    """One repeated profile raises "nothing to cluster" for any k."""
     features, _ = blob_features(n=30, seed=5)
     repeated = pd.concat([features.iloc[:1]] * 10, ignore_index=True)
     with pytest.raises(TooFewPatientsError, match="nothing to cluster"):
